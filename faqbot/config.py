@@ -1,0 +1,82 @@
+"""Server and recorder settings from flags and environment; the environment is passed in, never read at import."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .exceptions import ConfigError
+
+ENV_PREFIX = "FAQBOT_"
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(v.strip() for v in value.split(",") if v.strip())
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every knob of a running faqbot service. Environment names are ``FAQBOT_`` + the field name upper-cased."""
+
+    host: str = "127.0.0.1"
+    port: int = 8000
+    knowledge: str | None = None
+    origins: tuple[str, ...] = ()  # empty: the server's own host and localhost
+    workers: int = 1
+    sessions: str = "memory"  # or redis://HOST:PORT/DB
+    session_ttl: int = 1800
+    max_sessions: int = 10_000
+    admin_token: str | None = None
+    max_text: int = 2000
+    max_frame: int = 16_384
+    rate: float = 2.0  # messages per second, refilled
+    burst: int = 8
+    idle_timeout: float = 600.0
+    max_connections: int = 2000
+    log_db: str = "faqbot-log.sqlite3"
+    logging: bool = True
+    retention_days: int = 90
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:
+        """Read ``FAQBOT_*`` variables from ``environ`` (default ``os.environ``), then apply non-None overrides."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _coerce(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return cls(**values)
+        except TypeError as exc:
+            raise ConfigError(str(exc)) from None
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(f: dataclasses.Field[Any], raw: str) -> Any:
+    kind = str(f.type)
+    name = ENV_PREFIX + f.name.upper()
+    try:
+        if kind == "bool":
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+        if kind.startswith("tuple"):
+            return _split(raw)
+        return raw or None if "None" in kind else raw
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a valid {kind}; fix or unset the variable") from None
+
+

@@ -1,0 +1,158 @@
+"""Frozen value types that travel through the core: entries, settings, candidates and replies."""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class ReplyType(str, enum.Enum):
+    """What kind of reply a turn produced; the value is what JSON clients see."""
+
+    ANSWER = "answer"
+    CLARIFY = "clarify"
+    FALLBACK = "fallback"
+    SMALLTALK = "smalltalk"
+    CRISIS = "crisis"
+    REFERRAL = "referral"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One curated question and its answer."""
+
+    id: str
+    question: str
+    answer: str
+    phrasings: tuple[str, ...] = ()
+    topic: str = ""
+    related: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+    source: str = ""
+    owner: str = ""
+    reviewed: str = ""
+    file: str = ""
+    line: int = 0
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """The canonical question followed by every phrasing: what the engine indexes."""
+        return (self.question, *self.phrasings)
+
+
+@dataclass(frozen=True)
+class SmallTalk:
+    """A small-talk intent (greeting, thanks, ...): phrasings and the reply, both authored in the KB."""
+
+    id: str
+    phrasings: tuple[str, ...]
+    answer: str
+    suggestions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Decision thresholds on calibrated confidence."""
+
+    answer: float = 0.55
+    clarify: float = 0.35
+    margin: float = 0.12
+
+
+@dataclass(frozen=True)
+class Safety:
+    """Texts and resources for crisis and medical-advice routing; each deployment sets its own."""
+
+    crisis: str = ""
+    referral: str = ""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Bot-level settings from the KB's ``settings`` section."""
+
+    name: str = "FAQ assistant"
+    greeting: str = "Hello! Ask me a question."
+    fallback: str = "Sorry, I don't know the answer to that."
+    clarify: str = "Did you mean one of these?"
+    more: str = "Here is more on a related question:"
+    suggestions: tuple[str, ...] = ()
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    safety: Safety = field(default_factory=Safety)
+    review_max_age_days: int = 365
+    version: str = ""
+
+
+@dataclass(frozen=True)
+class Why:
+    """What drove a candidate's score: for ``--explain`` and authors' debugging."""
+
+    terms: tuple[str, ...] = ()
+    phrasing: str = ""
+    parts: tuple[tuple[str, float], ...] = ()
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """An entry the engine ranked, with its raw score, calibrated confidence and explanation."""
+
+    entry: Entry
+    score: float
+    confidence: float
+    why: Why = field(default_factory=Why)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "entry": self.entry.id,
+            "question": self.entry.question,
+            "score": round(self.score, 4),
+            "confidence": round(self.confidence, 4),
+            "terms": list(self.why.terms),
+            "phrasing": self.why.phrasing,
+            "parts": {k: round(v, 4) for k, v in self.why.parts},
+        }
+
+
+@dataclass(frozen=True)
+class Option:
+    """One choice offered in a clarification."""
+
+    entry: str
+    text: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"entry": self.entry, "text": self.text}
+
+
+REPLY_FIELDS = ("type", "text", "entry", "confidence", "suggestions", "options")
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the bot says back for one turn."""
+
+    type: ReplyType
+    text: str
+    entry: str | None = None
+    confidence: float = 0.0
+    suggestions: tuple[str, ...] = ()
+    options: tuple[Option, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape clients rely on: exactly ``REPLY_FIELDS``."""
+        return {
+            "type": self.type.value,
+            "text": self.text,
+            "entry": self.entry,
+            "confidence": round(self.confidence, 4),
+            "suggestions": list(self.suggestions),
+            "options": [o.to_dict() for o in self.options],
+        }
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
