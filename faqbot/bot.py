@@ -6,13 +6,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from rapidfuzz import fuzz, process
+
 from . import knowledge
 from .dialog import Conversation, ConversationState
 from .engine import Engine, EngineOptions
 from .knowledge import KnowledgeBase
-from .models import Candidate, Entry, Reply, Settings, SmallTalk
+from .models import Candidate, Entry, Reply, Settings, SmallTalk, Why
+from .text import normalize
 
-SMALLTALK_MIN_CONFIDENCE = 0.75
+SMALLTALK_MIN_SIMILARITY = 0.82
+
+
+def _whole_message(a: str, b: str, *, processor: object = None, score_cutoff: float | None = None) -> float:
+    """Similarity of two whole messages, word order aside; short words must match nearly exactly."""
+    return max(fuzz.ratio(a, b), fuzz.token_sort_ratio(a, b))
 
 
 class Bot:
@@ -22,9 +30,9 @@ class Bot:
         self.kb = kb
         self.engine = Engine(kb.entries, synonyms=kb.synonyms, options=options)
         self._smalltalk = {s.id: s for s in kb.smalltalk}
-        self._smalltalk_engine = Engine(
-            [Entry(id=s.id, question=s.phrasings[0], answer=s.answer, phrasings=s.phrasings[1:]) for s in kb.smalltalk],
-            options=options) if kb.smalltalk else None
+        # Small talk is matched on the whole message, not on shared words: "what can you do" is help, but
+        # "what can ketamine do" is a question, and a word index cannot tell them apart.
+        self._smalltalk_phrasings = [(s.id, p) for s in kb.smalltalk for p in {normalize(x) for x in s.phrasings} if p]
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> Bot:
@@ -59,12 +67,18 @@ class Bot:
 
     def smalltalk_match(self, text: str) -> Candidate | None:
         """The small-talk intent ``text`` is, if any, with enough confidence."""
-        if self._smalltalk_engine is None:
+        norm = normalize(text)
+        if not norm or not self._smalltalk_phrasings:
             return None
-        ranked = self._smalltalk_engine.rank(text, limit=1)
-        if ranked and ranked[0].confidence >= SMALLTALK_MIN_CONFIDENCE:
-            return ranked[0]
-        return None
+        best = process.extractOne(norm, [p for _, p in self._smalltalk_phrasings], scorer=_whole_message,
+                                  processor=None, score_cutoff=SMALLTALK_MIN_SIMILARITY * 100)
+        if best is None:
+            return None
+        item_id, phrasing = self._smalltalk_phrasings[best[2]]
+        item = self._smalltalk[item_id]
+        entry = Entry(id=item.id, question=item.phrasings[0], answer=item.answer)
+        confidence = best[1] / 100.0
+        return Candidate(entry=entry, score=confidence, confidence=confidence, why=Why(phrasing=phrasing))
 
     def smalltalk_item(self, item_id: str) -> SmallTalk:
         return self._smalltalk[item_id]

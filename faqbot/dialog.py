@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 MAX_RECENT = 5
 MAX_OPTIONS = 3
 MAX_SUGGESTIONS = 3
+SMALLTALK_CERTAIN = 0.9
 
 _MORE = re.compile(r"^(?:(?:ok|okay|and|so|yes|please|pls)\s+)*(?:tell me more|more|go on|continue|keep going|"
                    r"more details?|more info(?:rmation)?|elaborate|explain more|say more|what else|anything else|"
@@ -113,8 +114,9 @@ class Conversation:
             return self._more()
         candidates = self._rank_in_context(text, norm)
         small = self.bot.smalltalk_match(text)
-        top_score = candidates[0].score if candidates else 0.0
-        if small is not None and small.score >= top_score:
+        top = candidates[0].confidence if candidates else 0.0
+        # A message that is nearly a small-talk phrase is small talk; otherwise the surer reading wins.
+        if small is not None and (small.confidence >= SMALLTALK_CERTAIN or small.confidence >= top):
             item = self.bot.smalltalk_item(small.entry.id)
             return Reply(ReplyType.SMALLTALK, item.answer, entry=item.id, confidence=small.confidence,
                          suggestions=item.suggestions or settings.suggestions[:MAX_SUGGESTIONS])
