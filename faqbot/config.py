@@ -39,6 +39,8 @@ class Config:
     log_db: str = "faqbot-log.sqlite3"
     logging: bool = True
     retention_days: int = 90
+    widget_dir: str | None = None  # default: the widget bundled with the package (or the checkout's widget/)
+    log_level: str = "info"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:

@@ -66,7 +66,7 @@ def stem(word: str) -> str:
         return word
     if word.endswith(("sses", "xes", "ches", "shes", "zzes")):
         return word[:-2]
-    for suffix, keep in (("ies", "y"), ("ing", ""), ("ed", ""), ("s", "")):
+    for suffix, keep in (("ies", "y"), ("ings", ""), ("ing", ""), ("ed", ""), ("s", "")):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith(("ss", "us", "is")):
             return word[: -len(suffix)] + keep
     return word

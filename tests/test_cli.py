@@ -102,8 +102,8 @@ def test_lint_is_clean_on_the_default_kb() -> None:
 def test_lint_reports_shadowed_phrasings(tmp_path: Path) -> None:
     (tmp_path / "faq.yaml").write_text(
         "entries:\n"
-        "  - {id: a, question: How do I book a consultation?, answer: x, phrasings: [book a consultation]}\n"
-        "  - {id: b, question: What is the phone number?, answer: y,"
+        "  - {id: a, question: How do I book a consultation, answer: x, phrasings: [book a consultation]}\n"
+        "  - {id: b, question: What is the phone number, answer: y,"
         " phrasings: [phone number, how do i book a consultation]}\n")
     out = faqbot("lint", "--knowledge", str(tmp_path)).stdout
     assert "entry 'b'" in out and "how do i book a consultation" in out
@@ -113,7 +113,7 @@ def test_lint_reports_shadowed_phrasings(tmp_path: Path) -> None:
 def test_knowledge_flag_and_env_pick_another_kb(tmp_path: Path) -> None:
     kb = tmp_path / "kb"
     kb.mkdir()
-    (kb / "faq.yaml").write_text("entries:\n  - {id: hours, question: When are you open?, answer: 9 to 5,"
+    (kb / "faq.yaml").write_text("entries:\n  - {id: hours, question: When are you open, answer: 9 to 5,"
                                  " phrasings: [opening hours, what time do you open]}\n")
     assert json.loads(faqbot("ask", "opening hours?", "--json", "--knowledge", str(kb)).stdout)["entry"] == "hours"
     env_reply = faqbot("ask", "opening hours?", "--json", env={"FAQBOT_KNOWLEDGE": str(kb)})

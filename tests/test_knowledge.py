@@ -56,7 +56,7 @@ def test_loads_entries_settings_synonyms_and_smalltalk(tmp_path: Path) -> None:
     assert kb.settings.thresholds.answer == 0.6
     assert kb.synonyms[("special", "k")] == "ketamine"
     assert kb.smalltalk[0].id == "thanks"
-    assert kb.entry("misuse").file.endswith("faq.yaml") and kb.entry("misuse").line == 3
+    assert kb.entry("misuse").file.endswith("faq.yaml") and kb.entry("misuse").line == 2
 
 
 def test_test_files_are_not_part_of_the_kb(tmp_path: Path) -> None:
@@ -86,13 +86,13 @@ def test_missing_answer_is_reported_with_field(tmp_path: Path) -> None:
 
 
 def test_duplicate_id_points_at_both_places(tmp_path: Path) -> None:
-    err = load_error(tmp_path, "entries:\n  - {id: a, question: Q?, answer: x}\n  - {id: a, question: R?, answer: y}\n")
+    err = load_error(tmp_path, "entries:\n  - {id: a, question: Q, answer: x}\n  - {id: a, question: R, answer: y}\n")
     assert "duplicate entry id 'a'" in str(err)
     assert "faq.yaml:2" in str(err) and err.line == 3
 
 
 def test_related_must_name_an_entry(tmp_path: Path) -> None:
-    err = load_error(tmp_path, "entries:\n  - {id: misuse, question: Q?, answer: x, related: [misues]}\n")
+    err = load_error(tmp_path, "entries:\n  - {id: misuse, question: Q, answer: x, related: [misues]}\n")
     assert "'related' names 'misues'" in str(err) and "did you mean 'misuse'" in str(err)
 
 
@@ -108,7 +108,7 @@ def test_duplicate_yaml_key_is_an_error(tmp_path: Path) -> None:
 
 
 def test_several_errors_are_reported_together(tmp_path: Path) -> None:
-    err = load_error(tmp_path, "entries:\n  - {id: a, question: Q?}\n  - {id: b, answer: x}\n")
+    err = load_error(tmp_path, "entries:\n  - {id: a, question: Q}\n  - {id: b, answer: x}\n")
     assert "missing 'answer'" in str(err) and "missing 'question'" in str(err)
 
 

@@ -1,0 +1,216 @@
+"""The websocket protocol: client frame types, their parsing and validation, and server frames. No I/O.
+
+Every client frame is a JSON object with a string ``type`` and a string ``id`` that the server's answer
+echoes. ``parse`` turns raw text into one of the frozen frame types below or raises ``FrameError`` with a
+code from ``ErrorCode``; the transport sends that back with ``error(...)`` and keeps the connection open.
+See docs/protocol.md for the contract clients code against.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass
+from typing import Any, Union
+
+from .exceptions import ProtocolError
+from .models import Reply
+
+MAX_ID = 128
+MAX_SESSION_ID = 128
+
+
+class ErrorCode(str, enum.Enum):
+    """The ``code`` of an error frame; the value is what clients see."""
+
+    BAD_JSON = "bad_json"
+    BAD_FRAME = "bad_frame"
+    UNKNOWN_TYPE = "unknown_type"
+    TOO_LONG = "too_long"
+    RATE_LIMITED = "rate_limited"
+    UNKNOWN_ENTRY = "unknown_entry"
+    IDLE_TIMEOUT = "idle_timeout"
+    TOO_MANY_CONNECTIONS = "too_many_connections"
+    FORBIDDEN_ORIGIN = "forbidden_origin"
+    INTERNAL = "internal"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Vote(str, enum.Enum):
+    UP = "up"
+    DOWN = "down"
+
+
+# What a client should do about each error; frames may refine the sentence (e.g. with the limit).
+MESSAGES: dict[ErrorCode, str] = {
+    ErrorCode.BAD_JSON: "The frame is not valid JSON; send one JSON object per websocket message.",
+    ErrorCode.BAD_FRAME: "The frame is missing a field or a field has the wrong type; see docs/protocol.md.",
+    ErrorCode.UNKNOWN_TYPE: "Unknown frame type; use one of: message, pick, feedback, resume, ping.",
+    ErrorCode.TOO_LONG: "The message is too long; shorten it and send it again.",
+    ErrorCode.RATE_LIMITED: "Too many messages too quickly; wait a moment and send it again.",
+    ErrorCode.UNKNOWN_ENTRY: "That option is no longer available; ask the question again in your own words.",
+    ErrorCode.IDLE_TIMEOUT: "The connection was idle for too long and is closing; reconnect with your session id "
+                            "to carry on.",
+    ErrorCode.TOO_MANY_CONNECTIONS: "The server is busy; try again in a few seconds.",
+    ErrorCode.FORBIDDEN_ORIGIN: "This site is not allowed to use this chat server; ask its operator to add it "
+                                "to the allowed origins.",
+    ErrorCode.INTERNAL: "Something went wrong on our side; send the message again, or reload the page.",
+}
+
+
+class FrameError(ProtocolError):
+    """A client frame that cannot be served; ``id`` is the frame's id when it could be read, else None."""
+
+    def __init__(self, code: ErrorCode, message: str | None = None, *, id: str | None = None) -> None:
+        super().__init__(code.value, message or MESSAGES[code])
+        self.error_code = code
+        self.id = id
+
+    def to_frame(self) -> dict[str, Any]:
+        return error(self.id, self.error_code, str(self))
+
+
+# --- client frames ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Message:
+    """The visitor typed ``text``."""
+
+    id: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Pick:
+    """The visitor clicked a clarification option (an entry id from a reply's ``options``)."""
+
+    id: str
+    entry: str
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """A thumbs up or down on the reply to the client frame whose id is ``reply``."""
+
+    id: str
+    reply: str
+    vote: Vote
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Continue the conversation of an earlier session on this connection."""
+
+    id: str
+    session: str
+
+
+@dataclass(frozen=True)
+class Ping:
+    id: str
+
+
+ClientFrame = Union[Message, Pick, Feedback, Resume, Ping]
+
+
+def parse(raw: str | bytes, *, max_text: int = 2000, max_frame: int = 16_384) -> ClientFrame:
+    """One client frame from raw websocket data; ``FrameError`` says what is wrong with it."""
+    size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
+    if size > max_frame:
+        raise FrameError(ErrorCode.TOO_LONG, f"The frame is larger than {max_frame} bytes; send a shorter message.")
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise FrameError(ErrorCode.BAD_JSON) from None
+    if not isinstance(data, dict):
+        raise FrameError(ErrorCode.BAD_FRAME, "A frame must be a JSON object with 'type' and 'id'.")
+    frame_id = data.get("id")
+    if not isinstance(frame_id, str) or not frame_id or len(frame_id) > MAX_ID:
+        raise FrameError(ErrorCode.BAD_FRAME, f"Every frame needs an 'id': a non-empty string of at most {MAX_ID} "
+                                              "characters, echoed in the answer.")
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise FrameError(ErrorCode.BAD_FRAME, "Every frame needs a string 'type'.", id=frame_id)
+    build = _BUILDERS.get(kind)
+    if build is None:
+        raise FrameError(ErrorCode.UNKNOWN_TYPE, id=frame_id)
+    return build(data, frame_id, max_text)
+
+
+def _string(data: dict[str, Any], key: str, frame_id: str, *, limit: int) -> str:
+    value = data.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise FrameError(ErrorCode.BAD_FRAME, f"A '{data['type']}' frame needs '{key}': a non-empty string.",
+                         id=frame_id)
+    if len(value) > limit:
+        raise FrameError(ErrorCode.BAD_FRAME, f"'{key}' is longer than {limit} characters.", id=frame_id)
+    return value
+
+
+def _message(data: dict[str, Any], frame_id: str, max_text: int) -> Message:
+    text = data.get("text")
+    if isinstance(text, str) and len(text) > max_text:
+        raise FrameError(ErrorCode.TOO_LONG, f"The message is longer than {max_text} characters; shorten it and "
+                                             "send it again.", id=frame_id)
+    return Message(frame_id, _string(data, "text", frame_id, limit=max_text))
+
+
+def _pick(data: dict[str, Any], frame_id: str, max_text: int) -> Pick:
+    return Pick(frame_id, _string(data, "entry", frame_id, limit=MAX_ID))
+
+
+def _feedback(data: dict[str, Any], frame_id: str, max_text: int) -> Feedback:
+    reply = _string(data, "reply", frame_id, limit=MAX_ID)
+    vote = data.get("vote")
+    if vote not in ("up", "down"):
+        raise FrameError(ErrorCode.BAD_FRAME, "A 'feedback' frame needs 'vote': \"up\" or \"down\".", id=frame_id)
+    return Feedback(frame_id, reply, Vote(vote))
+
+
+def _resume(data: dict[str, Any], frame_id: str, max_text: int) -> Resume:
+    return Resume(frame_id, _string(data, "session", frame_id, limit=MAX_SESSION_ID))
+
+
+def _ping(data: dict[str, Any], frame_id: str, max_text: int) -> Ping:
+    return Ping(frame_id)
+
+
+_BUILDERS = {"message": _message, "pick": _pick, "feedback": _feedback, "resume": _resume, "ping": _ping}
+FRAME_TYPES = tuple(_BUILDERS)
+
+
+# --- server frames ---------------------------------------------------------------------------------
+
+
+def welcome(session: str, *, resumed: bool, intro: dict[str, Any]) -> dict[str, Any]:
+    """The first frame of every connection; ``intro`` is ``Bot.welcome()`` (name, greeting, suggestions)."""
+    return {"type": "welcome", "session": session, "resumed": resumed, "name": intro["name"],
+            "greeting": intro["greeting"], "suggestions": list(intro["suggestions"])}
+
+
+def reply(frame_id: str, answer: Reply) -> dict[str, Any]:
+    return {"type": "reply", "id": frame_id, "reply": answer.to_dict()}
+
+
+def ack(frame_id: str) -> dict[str, Any]:
+    return {"type": "ack", "id": frame_id}
+
+
+def resumed(frame_id: str, session: str, *, found: bool) -> dict[str, Any]:
+    return {"type": "resumed", "id": frame_id, "session": session, "resumed": found}
+
+
+def pong(frame_id: str) -> dict[str, Any]:
+    return {"type": "pong", "id": frame_id}
+
+
+def error(frame_id: str | None, code: ErrorCode, message: str | None = None) -> dict[str, Any]:
+    return {"type": "error", "id": frame_id, "code": code.value, "message": message or MESSAGES[code]}
+
+
+def dumps(frame: dict[str, Any]) -> str:
+    """A server frame as websocket text: compact JSON, non-ASCII kept as is."""
+    return json.dumps(frame, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,273 @@
+"""Crisis and medical-advice detection: checked on every turn, before retrieval, so danger is never ranked."""
+
+from __future__ import annotations
+
+import enum
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import DamerauLevenshtein
+
+from .text import fold, normalize
+
+
+class Risk(str, enum.Enum):
+    """What a message needs before any FAQ answer: nothing, emergency resources, or a clinician."""
+
+    NONE = "none"
+    CRISIS = "crisis"
+    REFERRAL = "referral"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The risk of one message and the short label of the rule that decided it (for logs and tests)."""
+
+    risk: Risk
+    reason: str = ""
+
+
+# --- typo tolerance ------------------------------------------------------------------------------------
+# Only words the rules key on are corrected; everything else is left alone so ordinary words stay ordinary.
+_LEXICON: tuple[str, ...] = (
+    "suicide", "suicidal", "overdose", "overdosed", "overdosing", "myself", "breathe", "breathing",
+    "unresponsive", "unconscious", "seizure", "seizing", "emergency", "commit", "killing", "thinking",
+    "thoughts", "living", "alive", "pregnant", "pregnancy", "breastfeeding", "antidepressants", "methadone",
+    "suboxone", "medication", "medications", "candidate", "dosage", "alcohol", "drinking", "unalive",
+)
+# Real words one typo away from a key word: never "correct" them.
+_GUARD = frozenset("alcoholic alcoholics thanking sinking shrinking thinks medical medicine commits "
+                   "committed commitment seizures breath overdoses suicides brothers".split())
+_OD = ((re.compile(r"\bo\.?d(?:'?e?d|s)\b"), "overdosed"),
+       (re.compile(r"\bo\.?d(?:'?ing| ing)\b"), "overdosing"), (re.compile(r"\bo\.?d\b"), "overdose"),
+       (re.compile(r"\bmy self\b"), "myself"),
+       (re.compile(r"\b(?:tryna|trynna)\b"), "trying to"), (re.compile(r"\bself[- ]?harm"), "selfharm"))
+_LONGEST_WORD = 40
+
+
+def _squeeze(word: str) -> str:
+    """Collapse repeated letters, so "kil", "kill" and "killl" meet without fuzzing short words."""
+    return re.sub(r"(.)\1+", r"\1", word)
+
+
+# Four-letter key words allow one transposed or swapped letter ("wnat"), minus real words that are one away.
+_SHORT = ("want", "kill")
+_SHORT_GUARD = frozenset("went what wait wand wane wart watt ward warn wast wants kilt kiln kilo kills".split())
+_SQUEEZED = {_squeeze(w): w for w in (*_LEXICON, "kill", "die", "dead", "cutting")}
+
+
+def _cutoff(length: int) -> float:
+    """Longer words may carry more typos; short ones must match exactly or they fuzz into common words."""
+    return 100.0 if length <= 4 else 83.0 if length <= 6 else 80.0
+
+
+@lru_cache(maxsize=4096)
+def _correct(word: str) -> str:
+    """The key word ``word`` is a typo of, or ``word`` itself."""
+    if word in _GUARD or word.isdigit():
+        return word
+    if _squeeze(word) in _SQUEEZED:
+        return _SQUEEZED[_squeeze(word)]
+    # Typos rarely hit the first letter; requiring it keeps "responsive" from becoming "unresponsive".
+    if len(word) == 4 and word not in _SHORT_GUARD:
+        for key in _SHORT:
+            if word[0] == key[0] and DamerauLevenshtein.distance(word, key) == 1:
+                return key
+    pool = [w for w in _LEXICON if w[0] == word[0]]
+    if len(word) <= 4 or not pool:
+        return word
+    best = process.extractOne(word, pool, scorer=fuzz.ratio, processor=None, score_cutoff=_cutoff(len(word)))
+    return best[0] if best else word
+
+
+def _prepare(text: str) -> str:
+    """Normalised text with slang unfolded and key words spelled right: the string every rule reads."""
+    folded = fold(text)
+    for pattern, repl in _OD:
+        folded = pattern.sub(repl, folded)
+    # No key word is long; dropping runaway "words" keeps every pattern linear on hostile input.
+    return " ".join(_correct(w) for w in normalize(folded).split() if len(w) <= _LONGEST_WORD)
+
+
+# --- crisis --------------------------------------------------------------------------------------------
+_ME = r"(?:i|i am|i have|i have been|i will|i just|i really|i might|i think i|i think i am)"
+_WANT = r"(?:want|wanted|need|going|planning|plan|trying|ready|about|deserve|wish|wishing)"
+_SELF_ACT = (r"(?:kill|killing|hurt|hurting|harm|harming|cut|cutting|shoot|shooting|hang|hanging|stab|stabbing"
+             r"|drown|drowning|poison|poisoning|burn|burning|unalive|unaliving|off|offing|end|ending)")
+_OTHER = r"(?:my|our|a|the|this) (?:\w+ )?\w+|he|she|they|someone|somebody|him|her"
+_NOT = r"(?:not|barely|hardly|never|stopped|stop|struggling to|trouble|hard to)"
+
+# Anything a visitor might combine with ketamine; "drink coffee" is not drinking.
+_DRUG = (r"(?:alcohol|drinks?(?! (?:coffee|water|tea|juice|soda|milk|fluids))|drinking|beers?|wine|liquor|booze"
+         r"|shots|weed|marijuana|cannabis|thc|edibles|pot|xanax|valium|klonopin|ativan|benzos?|benzodiazepines?"
+         r"|suboxone|subutex|buprenorphine|methadone"
+         r"|naltrexone|vivitrol|antabuse|antidepressants?|ssris?|snris?|maois?|zoloft|lexapro|prozac|paxil"
+         r"|wellbutrin|effexor|cymbalta|celexa|lithium|lamictal|seroquel|abilify|adderall|ritalin|vyvanse"
+         r"|meds|medications?|medicines?|pills|prescriptions?|opioids?|painkillers|oxy\w*|fentanyl|heroin"
+         r"|cocaine|coke|meth|mdma|molly|shrooms|psilocybin|lsd|kratom|gabapentin|ambien|tramadol"
+         r"|blood thinners?|insulin|birth control|sleeping pills|tylenol|advil|ibuprofen|acetaminophen|aspirin)")
+_TO_DIE = r"(?:die|be dead|not (?:be alive|exist|wake up)|end (?:it|things|everything|my life|it all))"
+_PEOPLE = r"(?:someone|somebody|him|her|them|people|everyone|my (?:wife|husband|partner|kids?|family|mom|dad))"
+_THEY = (r"(?:he|she|they|my (?:\w+ )?(?:friend|brother|sister|son|daughter|mom|mother|dad|father|wife|husband"
+         r"|partner|boyfriend|girlfriend|bf|gf|roommate|cousin|kid|child|baby|uncle|aunt|buddy|grandma|grandpa"
+         r"|niece|nephew))")
+_SELVES = r"(?:himself|herself|themselves|themself)"
+
+
+def _rules(*pairs: tuple[str, str]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """Compile (label, pattern) pairs once, at import."""
+    return tuple((label, re.compile(rx)) for label, rx in pairs)
+
+
+# Direct: intent or method in the visitor's own words, a crisis even as a question ("how to kill myself").
+_DIRECT = _rules(
+    ("suicide", rf"\b{_SELF_ACT} myself\b|(?<!\d )\bkms\b|\bunalive\b|\b(?:take|taking|took) my (?:own )?life\b"
+                r"|\bend(?:ing)? (?:my life|it all)\b|\bcommit suicide\b|\b(?:noose|hang myself)\b"
+                r"|\bjump(?:ing)? (?:off (?:a|the|my)|in front of)\b|\b(?:slit|slash|slashed) my\b"
+                r"|\b(?:i|just) (?:attempted|tried) (?:suicide|to end)\b|\b(?:^|i am )(?:suicidal|suicide)$"),
+    ("suicide-method", r"\b(?:fastest|easiest|quickest|painless|surest|best) ways? to (?:die|kill|end|overdose)\b"
+                       r"|\blethal dose\b|\bhow (?:much|many)(?: \w+){0,3} (?:would|will|does it take to|to) (?:kill|od"
+                       r"|overdose|die)\b|\bhow many(?: \w+){0,2} (?:would|does|will) it take to"
+                       r" (?:die|overdose|kill)\b"),
+)
+# Situational: states and events; talk about them in general, in a hypothetical or long ago is not an emergency.
+_SITUATIONAL = _rules(
+    ("suicide", rf"(?<!not )(?<!never )\b{_WANT}s? to {_TO_DIE}\b|\bwish i (?:was|were) dead\b"
+                r"|\b(?:better|happier) (?:off )?(?:dead|without me|if i (?:was|were) (?:dead|gone|not here))\b"
+                r"|\bnot want to (?:live|be alive|be here|exist|wake up|go on)\b|\bnever wake up\b"
+                r"|\bno (?:reason|point|will) (?:to|in) (?:live|living|keep living|go on|going on)\b"
+                r"|\blife is not worth (?:living|it)\b|\bwant (?:it all|everything|it) to (?:end|stop)\b"
+                r"|\bdone with (?:life|living)\b|\bgiv(?:e|ing) up on (?:life|living|everything)\b"
+                r"|\b(?:not (?:see|find) (?:the|any)|(?:see|find) no) point (?:anymore|in living|in life)\b"
+                r"|\bcan not (?:live|go on|do this|take (?:it|this))(?: like this)? anymore\b"),
+    ("suicide", r"\b(?:i am|i feel|feeling|been|i have been|getting|i get|i keep|keep|is|are) (?:so |really |very )?"
+                r"suicidal\b|\b(?:thinking|think|thoughts|thought) (?:about|of) (?:suicide|dying|(?:killing|ending"
+                r"|hurting|taking) (?:myself|it|my))|\bsuicidal (?:thoughts|again|tonight|right now)\b"
+                r"|\bsuicide is the\b|\b(?:having|have|been having|getting|get) (?:really |some |these |such )?dark"
+                r" thoughts\b"),
+    ("suicide", rf"\b{_THEY}(?: \w+){{0,5}} {_SELF_ACT} {_SELVES}\b"),
+    ("harm-others", rf"\b{_WANT} to (?:hurt|kill|shoot|stab) {_PEOPLE}\b"),
+    ("self-harm", rf"\b{_ME} (?:cut|cutting|burned|burning) (?:again|tonight|my (?:wrists?|arms?|legs?|thighs?|skin))"
+                  r"|\b(?:been|keep|started|start) (?:cutting|selfharming)\b|\b(?:to|been|keep|i) selfharm"),
+    ("overdose-now", rf"\b{_ME} (?:overdosed|overdosing)\b|\boverdosing (?:right )?now\b|^(?:overdosing|overdosed)$"
+                     rf"|\b{_WANT} to overdose\b|\b(?:{_OTHER}|i) (?:just |has |have )?overdosed\b"
+                     rf"|\b(?:{_OTHER}) (?:is )?overdosing\b|\boverdose on purpose\b"),
+    ("overdose-now", r"\b(?:took|taken|swallowed|used|did|done|snorted|shot|injected|drank) (?:way )?too"
+                     r" (?:much|many)\b"
+                     rf"|\b(?:took|taken|swallowed|ate|had|used|did|snorted|drank|going to take) (?:way too much"
+                     rf"|too much|too many|a lot|a bunch|a bottle|a handful|all|every|the whole bottle|a whole bottle"
+                     rf"|[5-9]|\d\d)"
+                     rf"\b(?: \w+){{0,3}} (?:{_DRUG}|pill|tablets|xans|bars|percs|ketamine|ket)\b"
+                     r"|\bswallowed (?:a|the|my|an entire|a whole)(?: \w+){0,2} (?:bottle|pack|box|handful)\b"),
+    ("not-breathing", rf"\b{_NOT} (?:breathe|breathing)\b|\bcan not breathe\b|\bwill not breathe\b"
+                      r"|\b(?:idk|not know|not sure|can not tell) if(?: \w+){0,6} (?:breathing|alive)\b"),
+    ("unresponsive", r"\b(?:unresponsive|unconscious|passed out|collapsed|blacked out|turning blue|lips are blue"
+                     r"|is blue|not moving|not responding|foaming at)\b"
+                     r"|\b(?:will not|can not|does not|not|cannot|is not) (?:wake|waking|wake him|wake her) ?up\b"
+                     r"|\b(?:will not|does not|is not) (?:respond|responding)\b"),
+    ("medical", r"\b(?:having|has|had|is having|in) a seizure\b|\bseizing\b|\bconvulsing\b|\bheart attack\b"
+                r"|\bchest (?:pain|hurts|is hurting|is tight|pains)\b|\bheart is (?:racing|pounding)\b"
+                r"|\b(?:this is an|medical|it is an) emergency\b|\bcall (?:911|an ambulance)\b"
+                r"|\b(?:bleeding|blood) (?:a lot|everywhere|will not stop|badly)\b"),
+)
+_HYPOTHETICAL = re.compile(r"\b(?:what if|what happens if|if someone|if somebody|if you|if a|if people|in case|"
+                           r"if anyone|if they|if he|if she|in the event)\b")
+_QUESTION = re.compile(r"^(?:so |and |but |ok |okay )?(?:is|are|does|do|did|can|could|will|would|how|what|why|when"
+                       r"|where|who|has|have|should|which|was|were|any)\b(?! not\b)")
+_PAST = re.compile(r"\b(?:years?|months?|weeks?) ago\b|\blast (?:year|month|summer|spring|winter|fall|session|time"
+                   r"|infusion|treatment|appointment|visit)\b|\bin the past\b|\bin (?:19|20)\d\d\b|\bused to\b"
+                   r"|\b(?:sometimes|usually|often|occasionally|once|twice)\b|\b(?:\d+|two|three|several|many) times\b"
+                   r"|\bhistory of\b|\bdied (?:of|from)\b|\blost \w+ \w+ to\b|\bback (?:then|in)\b"
+                   r"|\bbefore(?: \w+){0,8} (?:now|better|clean|sober)\b")
+_NOW = re.compile(r"\b(?:right now|tonight|at the moment|anymore|please help|help me|help us|help him|help her"
+                  r"|what do i do|what should i do|what do we do|call 911)\b|^help\b|\bhelp$")
+# A named person or "i" in the present makes a question concrete: "is my brother overdosing?".
+_CONCRETE = re.compile(rf"\b(?:i am|i feel|i keep|i have been|i just|i think i|i want|i need)\b|\b{_THEY} is\b"
+                       rf"|\bmy (?:\w+ )?(?:friend|brother|sister|son|daughter|mom|dad|wife|husband|partner|boyfriend"
+                       rf"|girlfriend|roommate)\b")
+# "i am not going to kill myself": a denial, not a threat.
+_DENIAL = re.compile(r"\b(?:not|never|no longer)(?: (?:going to|want to|planning to|trying to|about to|really|actually"
+                     r"|ever|be|feel|feeling))?\s*$")
+
+
+def _fires(rules: tuple[tuple[str, re.Pattern[str]], ...], norm: str) -> str:
+    """The label of the first rule with a match that is not denied, or ""."""
+    for label, pattern in rules:
+        if any(not _DENIAL.search(norm[max(0, m.start() - 40) : m.start()]) for m in pattern.finditer(norm)):
+            return label
+    return ""
+
+
+def _crisis(norm: str) -> str:
+    """The crisis rule that fires, unless the message talks about danger rather than being in it."""
+    if _PAST.search(norm) and not _NOW.search(norm):
+        return ""
+    label = _fires(_DIRECT, norm)
+    if label or _NOW.search(norm):
+        return label or _fires(_SITUATIONAL, norm)
+    if _HYPOTHETICAL.search(norm) or (_QUESTION.search(norm) and not _CONCRETE.search(norm)):
+        return ""
+    return _fires(_SITUATIONAL, norm)
+
+
+# --- referral ------------------------------------------------------------------------------------------
+_RX = (r"(?:meds|medications?|medicines?|prescriptions?|methadone|suboxone|subutex|buprenorphine|naltrexone"
+       r"|vivitrol|antidepressants?|ssris?|zoloft|lexapro|prozac|paxil|wellbutrin|effexor|cymbalta|celexa"
+       r"|lithium|lamictal|seroquel|abilify|adderall|ritalin|vyvanse|xanax|klonopin|benzos?|insulin)")
+_MIX = (r"(?:mix|mixing|mixed|combine|combining|interact|interacts|interaction|interactions|mess with|messes with"
+        r"|react with|reacts with|clash with|affect my)")
+_BOOZE = r"(?:drink(?! (?:coffee|water|tea|juice|soda|milk|fluids))|smoke|get (?:drunk|high))"
+_ASK = (r"(?:can i|could i|should i|may i|am i allowed to|is it (?:ok|okay|safe|fine|alright|bad|dangerous"
+        r"|risky)(?: for me)? to|will it be (?:ok|okay|safe) to|how (?:long|soon) (?:before|after|until) (?:i )?can i)")
+# Medical conditions that change whether the treatment is safe; "i have a heart condition" needs a clinician.
+_CONDITION = (r"(?:heart (?:condition|problems?|disease|issues?|murmur)|arrhythmia|blood pressure|hypertension"
+              r"|bipolar|schizophreni\w*|psychosis|psychotic|epilepsy|seizures|glaucoma"
+              r"|liver (?:disease|problems?|damage)"
+              r"|cirrhosis|kidney (?:disease|problems?)|bladder (?:problems?|issues?)|diabetes|asthma|copd|stroke"
+              r"|aneurysm|thyroid|medical condition|pacemaker|hallucinations|heart attack)")
+_STOP = (r"(?:(?:stop|stopping|quit|quitting|come off|coming off|get off|getting off|go off|taper|tapering|wean"
+         r"|weaning|reduce|reducing|lower|lowering|cut down on|skip|skipping|keep taking|continue|continue taking"
+         r"|stay on)(?: taking| using)? (?:the |all my |my )?"
+         r"|(?:switch|switching|change|changing|replace|replacing|swap)(?: \w+){0,3} (?:from |off )?my )")
+
+_REFERRAL = _rules(
+    ("pregnancy", r"\b(?:pregnant|pregnancy|breastfeeding|breast feeding|lactating|trying to conceive"
+                  r"|(?:i am|while|if i am|when) nursing)\b"),
+    ("stop-medication", rf"\b{_STOP}{_RX}\b|\bswitch(?:ing)? (?:\w+ ){{0,3}}from (?:my )?{_RX}\b"),
+    ("dose", r"\bhow much(?: \w+){0,3} (?:should|do|can|would|could|will|must) i (?:take|use|do|get|need|have"
+             r"|start)\b|\bhow many (?:mg|milligrams?|ml|mcg|micrograms?|units|pills|doses|tablets|sprays|bumps)\b"
+             r"|\b(?:dose|dosage|dosing|mg|milligrams?|microdose|microdosing)(?: \w+){0,8} (?:i|me|my)\b"
+             r"|\b(?:i|me|my)(?: \w+){0,8} (?:dose|dosage|dosing|microdose|microdosing)\b"
+             r"|\b(?:max|maximum|minimum|typical|usual|normal|starting|standard|right|correct|safe|what)"
+             r" (?:dose|dosage)\b"
+             rf"|\b{_ASK} (?:\w+ ){{0,2}}(?:take|use|do|have|get) (?:more|extra|less|another|a second|a bigger"
+             r"|a smaller|a higher|a lower)\b"),
+    ("interaction", rf"\b{_MIX}(?: \w+){{0,8}} {_DRUG}\b|\b{_DRUG}(?: \w+){{0,8}} {_MIX}\b"),
+    ("interaction", rf"(?=(?:\w+ ){{0,12}}{_DRUG}\b)\b{_ASK} (?:\w+ ){{0,3}}(?:{_BOOZE}|have|take|use|do|be on"
+                    rf"|keep taking|get|still take)\b(?: \w+){{0,6}} (?:with|after|before|while|during|on|and)\b"),
+    ("interaction", rf"\b{_ASK} (?:\w+ ){{0,2}}(?:{_BOOZE}|use {_DRUG}|take {_DRUG}|take (?:it|ketamine) with"
+                    rf"|take my {_RX})\b|\bi (?:am on|am taking|take|use|have been on|have been taking) (?:\w+ )?"
+                    rf"{_DRUG}(?: \w+){{0,8}} (?:can|could|should|is it|is that|is this|ok|okay|safe|problem)\b"
+                    rf"|\b(?:if|when|while|since) i am (?:on|taking) (?:\w+ )?{_DRUG}\b"),
+    ("eligibility", r"\b(?:am|would|do|could) i (?:be )?(?:a |an )?(?:good |right |suitable |ideal )?(?:candidate"
+                    r"|eligible|fit|qualified|qualify)\b"
+                    r"|\b(?:safe|ok|okay|dangerous|risky) for (?:me|someone like me)\b"
+                    r"|\bcan i qualify\b"),
+    ("eligibility", rf"\b(?:i|i have|i have got|i got|i suffer from|i was diagnosed with|i am diagnosed with"
+                    rf"|i have been diagnosed with|i have had|i had)\b(?: \w+){{0,3}} {_CONDITION}\b"
+                    rf"|\bmy {_CONDITION}\b"),
+)
+
+
+def assess(text: str) -> Verdict:
+    """Classify one visitor message; a crisis wins over a referral, which wins over an ordinary question."""
+    norm = _prepare(text)
+    crisis = _crisis(norm) if norm else ""
+    if crisis:
+        return Verdict(Risk.CRISIS, crisis)
+    for reason, pattern in _REFERRAL:
+        if pattern.search(norm):
+            return Verdict(Risk.REFERRAL, reason)
+    return Verdict(Risk.NONE)

@@ -1,0 +1,79 @@
+"""Serving the app with uvicorn: one process, or several workers that rebuild the config from the environment."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+from ..bot import Bot
+from ..config import ENV_PREFIX, Config
+from .app import create_app
+
+# uvicorn's protocol on the `websockets` package's sans-I/O core: what uvicorn's "websockets" will mean in
+# its next releases (the legacy one is deprecated and warns), and the faster of the two in bench/load.py.
+WS_IMPL = "websockets-sansio"
+
+
+def uvicorn_options(config: Config) -> dict[str, Any]:
+    """The uvicorn settings derived from a faqbot config."""
+    return {
+        "host": config.host,
+        "port": config.port,
+        "ws": WS_IMPL,
+        # Frames above max_frame get a too_long error frame and the connection stays open; only frames far
+        # beyond it are cut off by the protocol layer (close 1009).
+        "ws_max_size": max(4 * config.max_frame, 65_536),
+        # Frames are small JSON; compressing them costs more CPU than the bytes it saves.
+        "ws_per_message_deflate": False,
+        "log_level": config.log_level,
+        "log_config": log_config(config),
+        "timeout_graceful_shutdown": 5,
+        "backlog": max(2048, config.max_connections),
+        "proxy_headers": True,
+        "server_header": False,
+    }
+
+
+def log_config(config: Config) -> dict[str, Any]:
+    """uvicorn's logging setup plus the ``faqbot`` loggers, at the configured level, on the same handler."""
+    cfg = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
+    cfg["loggers"]["faqbot"] = {"handlers": ["default"], "level": config.log_level.upper(), "propagate": False}
+    return cfg
+
+
+def run(config: Config) -> None:
+    """Serve until interrupted. With ``workers > 1`` each worker process builds its own app from the env."""
+    if config.workers <= 1:
+        app = create_app(config)
+        uvicorn.Server(uvicorn.Config(app, **uvicorn_options(config))).run()
+        return
+    Bot.load(config.knowledge)  # fail here, once, rather than in every worker
+    os.environ.update(config_env(config))
+    uvicorn.run(f"{__name__}:app_from_env", factory=True, workers=config.workers, **uvicorn_options(config))
+
+
+def app_from_env() -> FastAPI:
+    """The factory uvicorn's worker processes call."""
+    return create_app(Config.from_env(os.environ))
+
+
+def config_env(config: Config) -> dict[str, str]:
+    """``FAQBOT_*`` variables that ``Config.from_env`` turns back into ``config``."""
+    env: dict[str, str] = {}
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, tuple):
+            text = ",".join(value)
+        else:
+            text = str(value)
+        env[ENV_PREFIX + f.name.upper()] = text
+    return env

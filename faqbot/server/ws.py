@@ -1,0 +1,195 @@
+"""The ``/ws`` endpoint: one visitor connection, moving frames between the socket and the conversation core."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import sys
+import time
+from typing import Any
+
+from starlette import status
+from starlette.types import Message
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from .. import protocol
+from ..limits import TokenBucket
+from ..models import Reply
+from ..protocol import ErrorCode, FrameError
+from ..sessions import new_id, valid_id
+from .runtime import Runtime
+from .security import origin_allowed
+
+log = logging.getLogger("faqbot.server.ws")
+
+CLOSE_IDLE = status.WS_1000_NORMAL_CLOSURE
+CLOSE_FORBIDDEN = status.WS_1008_POLICY_VIOLATION
+CLOSE_BUSY = status.WS_1013_TRY_AGAIN_LATER
+
+
+class Phase(str, enum.Enum):
+    """A connection's life: welcomed and serving frames, then closed (by either side)."""
+
+    OPENING = "opening"
+    SERVING = "serving"
+    CLOSED = "closed"
+
+
+async def endpoint(websocket: WebSocket) -> None:
+    runtime: Runtime = websocket.app.state.runtime
+    headers = websocket.headers
+    if not origin_allowed(headers.get("origin"), headers.get("host"), runtime.config.origins):
+        log.info("websocket refused: origin %r not allowed", headers.get("origin"))
+        await _refuse(websocket, ErrorCode.FORBIDDEN_ORIGIN, CLOSE_FORBIDDEN)
+        return
+    if not runtime.connections.acquire():
+        log.warning("websocket refused: %d connections open (max_connections)", runtime.connections.used)
+        await _refuse(websocket, ErrorCode.TOO_MANY_CONNECTIONS, CLOSE_BUSY)
+        return
+    try:
+        await Connection(websocket, runtime).run()
+    finally:
+        runtime.connections.release()
+
+
+async def _refuse(websocket: WebSocket, code: ErrorCode, close_code: int) -> None:
+    """Accept only to say why in an error frame a browser can read, then close."""
+    try:
+        await websocket.accept()
+        await websocket.send_text(protocol.dumps(protocol.error(None, code)))
+        await websocket.close(close_code)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass
+
+
+class Connection:
+    """One websocket: its session, its conversation state and its limits."""
+
+    def __init__(self, websocket: WebSocket, runtime: Runtime) -> None:
+        self.ws = websocket
+        self.runtime = runtime
+        cfg = runtime.config
+        self.bucket = TokenBucket(cfg.rate, cfg.burst)
+        self.phase = Phase.OPENING
+        self.session = ""
+        self.state: dict[str, Any] = {}
+        self.last_active = time.monotonic()
+
+    async def run(self) -> None:
+        try:
+            asked = self.ws.query_params.get("session")
+            found = await self._load(asked) if asked else False
+            if not found:
+                await self._fresh()
+            await self.ws.accept()
+            self.phase = Phase.SERVING
+            await self._send(protocol.welcome(self.session, resumed=found, intro=self.runtime.bot.welcome()))
+            await self._serve()
+        except WebSocketDisconnect:
+            pass
+        finally:
+            self.phase = Phase.CLOSED
+
+    async def _serve(self) -> None:
+        cfg = self.runtime.config
+        while True:
+            # Pings keep proxies happy but are not activity: an abandoned tab still times out.
+            remaining = self.last_active + cfg.idle_timeout - time.monotonic()
+            if remaining <= 0:
+                await self._send(protocol.error(None, ErrorCode.IDLE_TIMEOUT))
+                await self.ws.close(CLOSE_IDLE)
+                return
+            try:
+                message = await _receive(self.ws, remaining)
+            except asyncio.TimeoutError:
+                continue
+            if message["type"] == "websocket.disconnect":
+                return
+            raw = message.get("text")
+            if raw is None:
+                raw = message.get("bytes") or b""
+            await self._handle(raw)
+
+    async def _handle(self, raw: str | bytes) -> None:
+        cfg = self.runtime.config
+        if not self.bucket.take():
+            log.debug("rate limited session %s", self.session)
+            await self._send(protocol.error(_peek_id(raw, cfg.max_frame), ErrorCode.RATE_LIMITED))
+            return
+        try:
+            frame = protocol.parse(raw, max_text=cfg.max_text, max_frame=cfg.max_frame)
+            if not isinstance(frame, protocol.Ping):
+                self.last_active = time.monotonic()
+            answer = await self._dispatch(frame)
+        except FrameError as exc:
+            log.debug("bad frame (%s) on session %s: %s", exc.code, self.session, exc)
+            answer = exc.to_frame()
+        except (WebSocketDisconnect, asyncio.CancelledError):
+            raise
+        except Exception:
+            log.exception("internal error on session %s", self.session)
+            answer = protocol.error(_peek_id(raw, cfg.max_frame), ErrorCode.INTERNAL)
+        await self._send(answer)
+
+    async def _dispatch(self, frame: protocol.ClientFrame) -> dict[str, Any]:
+        if isinstance(frame, protocol.Message):
+            conv = self.runtime.bot.conversation(self.state)
+            return await self._turn(frame.id, frame.text, conv.ask(frame.text), conv.state.to_dict())
+        if isinstance(frame, protocol.Pick):
+            bot = self.runtime.bot
+            if not bot.kb.has(frame.entry):
+                raise FrameError(ErrorCode.UNKNOWN_ENTRY, id=frame.id)
+            conv = bot.conversation(self.state)
+            reply = conv.pick(frame.entry)
+            # Recorded with the option's question as text: what the visitor chose to ask.
+            return await self._turn(frame.id, bot.kb.entry(frame.entry).question, reply, conv.state.to_dict())
+        if isinstance(frame, protocol.Feedback):
+            self.runtime.record_feedback(self.session, frame.reply, frame.vote.value)
+            return protocol.ack(frame.id)
+        if isinstance(frame, protocol.Resume):
+            found = await self._load(frame.session)
+            return protocol.resumed(frame.id, self.session, found=found)
+        return protocol.pong(frame.id)
+
+    async def _turn(self, frame_id: str, text: str, reply: Reply, state: dict[str, Any]) -> dict[str, Any]:
+        self.state = state
+        await self.runtime.store.set(self.session, state)
+        self.runtime.record_turn(self.session, frame_id, text, reply, "ws")
+        return protocol.reply(frame_id, reply)
+
+    async def _load(self, session: str) -> bool:
+        """Switch to a stored session if it is alive; False leaves the current one in place."""
+        if not valid_id(session):
+            return False
+        state = await self.runtime.store.get(session)
+        if state is None:
+            return False
+        self.session, self.state = session, state
+        return True
+
+    async def _fresh(self) -> None:
+        # Stored at once, so a reconnect before the first question still resumes this session.
+        self.session, self.state = new_id(), {}
+        await self.runtime.store.set(self.session, self.state)
+
+    async def _send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send_text(protocol.dumps(frame))
+
+
+if sys.version_info >= (3, 11):
+    async def _receive(ws: WebSocket, timeout: float) -> Message:
+        # asyncio.timeout cancels in place; wait_for would wrap every receive in a new task.
+        async with asyncio.timeout(timeout):
+            return await ws.receive()
+else:  # pragma: no cover - Python 3.10
+    async def _receive(ws: WebSocket, timeout: float) -> Message:
+        return await asyncio.wait_for(ws.receive(), timeout)
+
+
+def _peek_id(raw: str | bytes, max_frame: int) -> str | None:
+    """The id of a frame we will not otherwise parse, when it is cheap and safe to read."""
+    try:
+        return protocol.parse(raw, max_frame=max_frame).id
+    except FrameError as exc:
+        return exc.id

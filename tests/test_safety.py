@@ -1,0 +1,188 @@
+"""Crisis and referral detection: the labelled cases, an untuned holdout, and the replies through the Python API."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from faqbot.safety import Risk, Verdict, assess
+
+ROOT = Path(__file__).resolve().parent.parent
+CASES: dict[str, Any] = yaml.safe_load((Path(__file__).parent / "data" / "safety_cases.yaml").read_text())
+HOLDOUT_MIN_PRECISION = 0.95
+HOLDOUT_MIN_RECALL = 0.95
+CRISIS_RESOURCES = ("988", "911", "1-800-662-4357")
+
+
+def crisis_scores(positives: list[str], negatives: list[str]) -> tuple[float, float]:
+    """Precision and recall of CRISIS over labelled messages (negatives: anything that is not a crisis)."""
+    tp = sum(assess(t).risk is Risk.CRISIS for t in positives)
+    fp = sum(assess(t).risk is Risk.CRISIS for t in negatives)
+    precision = tp / (tp + fp) if tp + fp else 1.0
+    return precision, tp / len(positives)
+
+
+# --- the labelled set ------------------------------------------------------------------------------------
+
+def test_labelled_set_is_big_enough() -> None:
+    sizes = {k: len(CASES[k]) for k in ("crisis", "near_miss", "referral", "not_referral")}
+    assert sizes["crisis"] >= 70 and sizes["near_miss"] >= 70, sizes
+    assert sizes["referral"] >= 40 and sizes["not_referral"] >= 40, sizes
+    assert len(CASES["holdout"]["crisis"]) >= 20 and len(CASES["holdout"]["near_miss"]) >= 20
+
+
+@pytest.mark.parametrize("text", CASES["crisis"])
+def test_crisis_message_is_crisis(text: str) -> None:
+    assert assess(text).risk is Risk.CRISIS
+
+
+@pytest.mark.parametrize("text", CASES["near_miss"])
+def test_near_miss_is_an_ordinary_question(text: str) -> None:
+    assert assess(text) == Verdict(Risk.NONE)
+
+
+@pytest.mark.parametrize("text", CASES["referral"])
+def test_personal_medical_question_is_referred(text: str) -> None:
+    assert assess(text).risk is Risk.REFERRAL
+
+
+@pytest.mark.parametrize("text", CASES["not_referral"])
+def test_general_question_is_not_referred(text: str) -> None:
+    assert assess(text).risk is not Risk.REFERRAL
+
+
+def test_holdout_precision_and_recall() -> None:
+    """The holdout was written before tuning and is never tuned against: its figure is the honest one."""
+    holdout = CASES["holdout"]
+    precision, recall = crisis_scores(holdout["crisis"], holdout["near_miss"])
+    missed = [t for t in holdout["crisis"] if assess(t).risk is not Risk.CRISIS]
+    flagged = [t for t in holdout["near_miss"] if assess(t).risk is Risk.CRISIS]
+    print(f"\nholdout crisis precision={precision:.3f} recall={recall:.3f} missed={missed} false_alarms={flagged}")
+    assert precision >= HOLDOUT_MIN_PRECISION, flagged
+    assert recall >= HOLDOUT_MIN_RECALL, missed
+
+
+# --- behaviour of assess ---------------------------------------------------------------------------------
+
+def test_reason_names_the_rule_that_fired() -> None:
+    assert assess("i want to kil myself").reason == "suicide"
+    assert assess("i overdosed").reason == "overdose-now"
+    assert assess("how many mg should i take").reason == "dose"
+    assert assess("im pregnant is it ok").reason == "pregnancy"
+
+
+def test_crisis_wins_over_referral() -> None:
+    assert assess("i took too much of my xanax and now i cant breathe").risk is Risk.CRISIS
+    assert assess("im pregnant and i want to die").risk is Risk.CRISIS
+
+
+def test_typos_in_key_words_are_tolerated() -> None:
+    for text in ("thinkng about sucide", "i overdoesd", "my friend is unresponsve", "i wnat to kill myslef"):
+        assert assess(text).risk is Risk.CRISIS, text
+
+
+def test_short_common_words_do_not_fuzz_into_key_words() -> None:
+    for text in ("i will myself to get better", "i took a pill myself this morning", "is the staff responsive",
+                 "are patients conscious during it", "im an alcoholic will this work", "my dad has questions",
+                 "the clinic is 5 kms away"):
+        assert assess(text).risk is Risk.NONE, text
+
+
+def test_hostile_long_input_stays_fast() -> None:
+    """Every turn runs this first, so a pasted novel or a runaway word must not stall the server."""
+    for text in ("a" * 50_000, "my friend " * 5_000, "can i take " * 5_000, "i want to die " + "x" * 100_000):
+        start = time.perf_counter()
+        assess(text)
+        assert time.perf_counter() - start < 1.0, text[:30]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "???", "\u2764\ufe0f"])
+def test_empty_or_symbol_only_message_is_none(text: str) -> None:
+    assert assess(text) == Verdict(Risk.NONE)
+
+
+def test_verdict_is_a_frozen_value() -> None:
+    verdict = assess("kms")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        verdict.risk = Risk.NONE  # type: ignore[misc]
+    assert Risk.CRISIS == "crisis" and Verdict(Risk.NONE).reason == ""
+
+
+def test_safety_imports_only_stdlib_rapidfuzz_and_text() -> None:
+    tree = ast.parse((ROOT / "faqbot" / "safety.py").read_text())
+    allowed = {"__future__", "enum", "re", "dataclasses", "functools", "typing", "rapidfuzz", "rapidfuzz.distance"}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            assert node.level == 1 and node.module == "text" or node.module in allowed, ast.dump(node)
+        elif isinstance(node, ast.Import):
+            assert all(a.name.split(".")[0] in {"rapidfuzz", "re", "enum"} for a in node.names), ast.dump(node)
+
+
+# --- through the Python API, with the default knowledge base ----------------------------------------------
+
+@pytest.fixture(scope="module")
+def bot() -> Any:
+    import faqbot
+
+    if not any((ROOT / "knowledge").glob("*.yaml")):
+        pytest.skip("the default knowledge base has not landed in knowledge/ yet")
+    return faqbot.Bot.load()
+
+
+def test_crisis_reply_gives_emergency_numbers(bot: Any) -> None:
+    from faqbot import ReplyType
+
+    reply = bot.conversation().ask("my friend took too much and wont wake up")
+    assert reply.type is ReplyType.CRISIS
+    for number in CRISIS_RESOURCES:
+        assert number in reply.text, number
+
+
+def test_referral_reply_gives_no_dose(bot: Any) -> None:
+    from faqbot import ReplyType
+
+    for text in ("how much ketamine should i take", "how many mg", "can i take it with my xanax"):
+        reply = bot.conversation().ask(text)
+        assert reply.type is ReplyType.REFERRAL, text
+        assert not re.search(r"\d\s*(?:mg|milligrams?|ml|mcg)\b|\bmg\b", reply.text, re.IGNORECASE), reply.text
+
+
+def test_crisis_in_the_middle_of_a_conversation(bot: Any) -> None:
+    from faqbot import ReplyType
+
+    conv = bot.conversation()
+    first, second = conv.ask("what is ketamine therapy"), conv.ask("is ketamine addictive?")
+    assert first.type is not ReplyType.CRISIS and second.type is not ReplyType.CRISIS
+    crisis = conv.ask("honestly i dont want to live anymore")
+    assert crisis.type is ReplyType.CRISIS
+    assert all(number in crisis.text for number in CRISIS_RESOURCES)
+
+
+def test_near_miss_gets_an_ordinary_reply(bot: Any) -> None:
+    from faqbot import ReplyType
+
+    for text in ("can you overdose on ketamine in the clinic?", "is ketamine addictive?",
+                 "does it help with withdrawal?"):
+        assert bot.conversation().ask(text).type not in (ReplyType.CRISIS, ReplyType.REFERRAL), text
+
+
+def test_answer_suite_agrees_with_safety() -> None:
+    """Cases in the KB's answer suite expecting an entry must pass safety; crisis and referral ones must trip it."""
+    suite_file = ROOT / "knowledge" / "tests.yaml"
+    if not suite_file.exists():
+        pytest.skip("knowledge/tests.yaml has not landed yet")
+    suite = yaml.safe_load(suite_file.read_text()) or {}
+    turns = list(suite.get("cases", [])) + [t for c in suite.get("conversations", []) for t in c.get("turns", [])]
+    wrong = []
+    for case in turns:
+        expected = case["expect"] if case["expect"] in ("crisis", "referral") else "none"
+        if assess(case["q"]).risk.value != expected:
+            wrong.append((case["q"], expected, assess(case["q"])))
+    assert not wrong, wrong
