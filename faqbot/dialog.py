@@ -19,6 +19,9 @@ MAX_RECENT = 5
 MAX_OPTIONS = 3
 MAX_SUGGESTIONS = 3
 SMALLTALK_CERTAIN = 0.9
+# Two entries whose scores are within this share of each other are a tie, however the confidences fall:
+# the confidence curve is steep near its middle, so a sliver of score can look like a clear confidence lead.
+TIE = 0.05
 
 _MORE = re.compile(r"^(?:(?:ok|okay|and|so|yes|please|pls)\s+)*(?:tell me more|more|go on|continue|keep going|"
                    r"more details?|more info(?:rmation)?|elaborate|explain more|say more|what else|anything else|"
@@ -139,10 +142,13 @@ class Conversation:
 
     def _decide(self, candidates: Sequence[Candidate]) -> Reply:
         t = self.bot.kb.settings.thresholds
+        # Confidence also weighs how much of the question each entry covers, so it may reorder close scores.
+        candidates = sorted(candidates, key=lambda c: c.confidence, reverse=True)
         if not candidates or candidates[0].confidence < t.clarify:
             return self._fallback()
         top = candidates[0]
-        close = [c for c in candidates[1:] if c.confidence >= t.clarify and top.confidence - c.confidence < t.margin]
+        close = [c for c in candidates[1:] if c.confidence >= t.clarify and (
+            top.confidence - c.confidence < t.margin or abs(top.score - c.score) < TIE * max(top.score, c.score))]
         if top.confidence >= t.answer and not close:
             return self._answer(top.entry.id, confidence=top.confidence)
         options = [top, *close][:MAX_OPTIONS]

@@ -26,9 +26,10 @@ from functools import lru_cache
 from itertools import pairwise
 
 from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
 
 from .models import Candidate, Entry, Why
-from .text import STOPWORDS, apply_synonyms, char_ngrams, normalize, stem
+from .text import COMMON_WORDS, STOPWORDS, apply_synonyms, char_ngrams, normalize, stem
 
 Vector = dict[str, float]
 # Words that ask rather than say what about: they count as features but not towards coverage.
@@ -45,6 +46,7 @@ class EngineOptions:
     chars: float = 0.8
     fuzzy: float = 0.3
     coverage: float = 0.5
+    common_weight: float = 0.3  # weight of an everyday word (text.COMMON_WORDS) in coverage and known share
     epochs: int = 3
     margin: float = 0.1
     seed: int = 0
@@ -54,10 +56,10 @@ class EngineOptions:
     prune: float = 0.02
     # confidence = logistic(bias + w_lead * margin * coverage * known + w_coverage * coverage + w_known * known),
     # fitted by `python -m bench quality --fit` on CLINC150 val, out-of-scope weighted to half the total
-    confidence_bias: float = -3.927
-    confidence_lead: float = 5.873
-    confidence_coverage: float = 2.764
-    confidence_known: float = 0.993
+    confidence_bias: float = -3.291
+    confidence_lead: float = 4.912
+    confidence_coverage: float = 2.763
+    confidence_known: float = 0.501
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,9 @@ class Engine:
         choices = [w for n in range(len(word) - 2, len(word) + 3) for w in self._by_length.get(n, ())]
         hit = process.extractOne(word, choices, scorer=fuzz.ratio, processor=None,
                                  score_cutoff=self.options.typo_cutoff)
+        # A short word is one edit from many others: "come" is not a typo of "become", nor "wats" of "sweats".
+        if hit and len(word) <= 5 and Levenshtein.distance(word, hit[0]) > 1:
+            return word
         return hit[0] if hit else word
 
     # --- features --------------------------------------------------------------------------------
@@ -295,9 +300,19 @@ class Engine:
         terms, wf, cf = self._features(self._terms(text, fold_typos=True))
         words = self._weigh_query(wf, self._idf_w)
         chars = self._weigh_query(cf, self._idf_c)
-        asked = [t for t in terms if t not in _QUESTION_WORDS]
-        known = sum(1 for t in asked if t in self._vocab) / len(asked) if asked else 0.0
+        # An everyday word the KB lacks ("what *even* is it") says nothing about whether the question is ours.
+        asked = {t: w for t, w in self._asked(terms).items() if t in self._vocab or t not in COMMON_WORDS}
+        total = sum(asked.values())
+        known = sum(w for t, w in asked.items() if t in self._vocab) / total if total else 0.0
         return Analysis(terms=terms, words=words, chars=chars, folded=" ".join(terms), known=known)
+
+    def _asked(self, terms: Sequence[str]) -> dict[str, float]:
+        """The words a question is about, each weighted by its rarity in the KB (an unknown word as the rarest):
+        "what about cravings" is about "cravings", and "i get really bad cravings" mostly so."""
+        unseen = math.log(1.0 + len(self.entries))
+        o = self.options
+        return {t: self._idf_w.get(stem(t), unseen) * (o.common_weight if t in COMMON_WORDS else 1.0)
+                for t in terms if t not in _QUESTION_WORDS}
 
     # --- querying --------------------------------------------------------------------------------
 
@@ -314,7 +329,8 @@ class Engine:
         _accumulate(q.chars, self._chars, char_scores)
         coarse = [w + o.chars * c for w, c in zip(word_scores, char_scores)]
         top = [ei for ei in heapq.nlargest(max(o.rerank, limit), range(n), key=coarse.__getitem__) if coarse[ei] > 0]
-        asked = [t for t in q.terms if t not in _QUESTION_WORDS]
+        asked = self._asked(q.terms)
+        asked_total = sum(asked.values())
         fuzzy: dict[int, tuple[float, int]] = {}
         coverage: dict[int, float] = {}
         for ei in top:
@@ -323,7 +339,7 @@ class Engine:
             # Unrelated short texts still score about 0.5 on token_sort_ratio: only the part above that is evidence.
             fuzzy[ei] = (max(0.0, best[1] / 50.0 - 1.0), choices[best[2]][1]) if best else (0.0, -1)
             terms = self._entry_terms[ei]
-            coverage[ei] = sum(1 for t in asked if t in terms) / len(asked) if asked else 0.0
+            coverage[ei] = sum(w for t, w in asked.items() if t in terms) / asked_total if asked_total else 0.0
         scores = {ei: coarse[ei] + o.fuzzy * fuzzy[ei][0] + o.coverage * coverage[ei] for ei in top}
         order = sorted(top, key=scores.__getitem__, reverse=True)
         out: list[Candidate] = []

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from .bot import Bot
 from .models import ReplyType
+from .text import normalize
 
 MIN_PHRASINGS = 8
 
@@ -50,6 +51,18 @@ def lint(bot: Bot, *, today: dt.date | None = None) -> list[Finding]:
             else:
                 got = "is not recognised (fallback)"
             findings.append(Finding(e.id, where, f"phrasing {text!r} {got}"))
+    owners: dict[str, str] = {}
+    for e in kb.entries:
+        where = f"{e.file}:{e.line}" if e.file else "<entries>"
+        mine: set[str] = set()
+        for text in e.texts:
+            key = normalize(text)
+            other = owners.setdefault(key, e.id)
+            if other != e.id:
+                findings.append(Finding(e.id, where, f"phrasing {text!r} is also in '{other}'; keep it in one entry"))
+            elif key in mine:
+                findings.append(Finding(e.id, where, f"phrasing {text!r} is repeated; drop the copy"))
+            mine.add(key)
     t = kb.settings.thresholds
     reported: set[frozenset[str]] = set()
     for e in kb.entries:

@@ -59,9 +59,9 @@ class SmallTalk:
 class Thresholds:
     """Decision thresholds on calibrated confidence."""
 
-    answer: float = 0.55
-    clarify: float = 0.35
-    margin: float = 0.12
+    answer: float = 0.40
+    clarify: float = 0.30
+    margin: float = 0.15
 
 
 @dataclass(frozen=True)

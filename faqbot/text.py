@@ -17,6 +17,10 @@ _CONTRACTIONS: dict[str, str] = {
     "ty": "thank you", "im": "i am", "dont": "do not", "doesnt": "does not", "didnt": "did not",
     "isnt": "is not", "wont": "will not", "cant": "can not", "whats": "what is",
     "hows": "how is", "wheres": "where is", "whos": "who is", "ive": "i have", "youre": "you are",
+    # chat spelling
+    "wat": "what", "wut": "what", "wats": "what is", "wuts": "what is", "hw": "how", "wrk": "work",
+    "abt": "about", "bc": "because", "cuz": "because", "coz": "because", "tho": "though", "rn": "right now",
+    "idk": "i do not know", "wht": "what", "shd": "should",
 }
 _SUFFIX_CONTRACTIONS = (("n't", " not"), ("'re", " are"), ("'ve", " have"), ("'ll", " will"),
                         ("'d", " would"), ("'m", " am"), ("'s", ""))
@@ -30,6 +34,20 @@ is am are was were be been being do does did doing have has had having will woul
 may might must i me my mine we us our you your yours he him his she her it its they them their this that
 these those there here which whom whose just also any some such then
 please tell know want like get got let
+""".split())
+
+
+# Everyday words that are not stopwords but say little about which entry a question wants ("i get *really bad*
+# cravings"): they still count as features, but weigh less when judging how much of a question an entry covers.
+COMMON_WORDS: frozenset[str] = frozenset("""
+really even actually still ever never always forever already again anyway maybe probably basically literally totally
+quite pretty much many more most lot lots few little bit kind sort way thing things stuff something anything
+bad good great better best worse worst big small real right sure okay ok yes yeah no not now today soon later
+all every each one two other another same new old own whole
+go goes going went gone come comes coming came back make makes made take takes took give gives given gave
+put say says said see look find think feel feels felt try need needs use used using work works working keep
+start starts started stop stops stopped
+people person someone somebody anyone everyone guy guys time times day days year years thanks thank hi hey
 """.split())
 
 

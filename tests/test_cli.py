@@ -110,6 +110,16 @@ def test_lint_reports_shadowed_phrasings(tmp_path: Path) -> None:
     assert "only 2 phrasings" in out
 
 
+def test_lint_reports_repeated_phrasings(tmp_path: Path) -> None:
+    (tmp_path / "faq.yaml").write_text(
+        "entries:\n"
+        "  - {id: a, question: How do I book, answer: x, phrasings: [book a slot, Book a slot!, price list]}\n"
+        "  - {id: b, question: What does it cost, answer: y, phrasings: [price list, cost]}\n")
+    out = faqbot("lint", "--knowledge", str(tmp_path)).stdout
+    assert "'Book a slot!' is repeated" in out
+    assert "entry 'b'" in out and "'price list' is also in 'a'" in out
+
+
 def test_knowledge_flag_and_env_pick_another_kb(tmp_path: Path) -> None:
     kb = tmp_path / "kb"
     kb.mkdir()
