@@ -25,8 +25,17 @@ T = TypeVar("T")
 Example = tuple[str, str]  # (text, intent); intent "oos" for out-of-scope
 
 
-def load_clinc(path: Path = CLINC) -> dict[str, list[Example]]:
-    """The CLINC150 splits as lists of (text, intent)."""
+SAMPLE = ROOT / "bench" / "data" / "clinc150-sample.json"
+
+
+def load_clinc(path: Path | None = None, *, smoke: bool = False) -> dict[str, list[Example]]:
+    """The CLINC150 splits as lists of (text, intent). A smoke run falls back to the small bundled sample when the
+    full file is missing; a full run never does, since its figures would mean nothing."""
+    if path is None:
+        path = CLINC if CLINC.exists() or not smoke else SAMPLE
+    if not path.exists():
+        raise SystemExit(f"CLINC150 not found at {path}: put data_full.json there or set FAQBOT_CLINC to its path "
+                         "(see ../shared/data/clinc150/SOURCE.md); smoke runs use bench/data/clinc150-sample.json")
     with open(path, encoding="utf-8") as f:
         raw = json.load(f)
     return {k: [(str(t), str(i)) for t, i in v] for k, v in raw.items()}

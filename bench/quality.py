@@ -231,7 +231,7 @@ def ablate(data: dict[str, list[Example]], *, smoke: bool = False) -> list[dict[
 
 def main(*, smoke: bool = False, systems: Sequence[str] = tuple(FACTORIES), fit: bool = False,
          ablation: bool = False) -> dict[str, Any]:
-    data = load_clinc()
+    data = load_clinc(smoke=smoke)
     if ablation:
         record = stamp("ablation", {"smoke": smoke, "results": ablate(data, smoke=smoke)})
         if not smoke:

@@ -96,9 +96,9 @@ def _peak_mb() -> float:
     return _status_mb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
-def worker(key: str, size: str, n_queries: int) -> dict[str, Any]:
+def worker(key: str, size: str, n_queries: int, *, smoke: bool = False) -> dict[str, Any]:
     """Build one system at one size and time its queries; run in a fresh process by ``measure``."""
-    data = load_clinc()
+    data = load_clinc(smoke=smoke)
     entries = scaled(data["train"], SIZES[size])
     rows = data["test"] + data["oos_test"]
     random.Random(1).shuffle(rows)
@@ -122,8 +122,9 @@ def worker(key: str, size: str, n_queries: int) -> dict[str, Any]:
             "mean_ms": sum(times) / len(times) * 1000}
 
 
-def measure(key: str, size: str, n_queries: int) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, "-m", "bench.speed", "--worker", key, size, str(n_queries)],
+def measure(key: str, size: str, n_queries: int, *, smoke: bool = False) -> dict[str, Any]:
+    command = [sys.executable, "-m", "bench.speed", "--worker", key, size, str(n_queries), *(["--smoke"] if smoke else [])]
+    proc = subprocess.run(command,
                           cwd=ROOT, capture_output=True, text=True, check=False)
     sys.stderr.write(proc.stderr[-2000:] if proc.returncode else "")
     if proc.returncode:
@@ -145,7 +146,7 @@ def main(*, smoke: bool = False, systems: Sequence[str] = tuple(FACTORIES)) -> d
             n = SMOKE_QUERIES if smoke else SLOW_QUERIES.get((key, size), QUERIES)
             if smoke and key == "chatterbot":
                 n = 3
-            r = measure(key, size, n)
+            r = measure(key, size, n, smoke=smoke)
             results.append(r)
             if "error" in r:
                 print(f"{size:>5} {key:<18} failed: {r['error']}", flush=True)
@@ -173,5 +174,6 @@ def merge(new: dict[str, Any]) -> dict[str, Any]:
 if __name__ == "__main__":
     p = argparse.ArgumentParser()
     p.add_argument("--worker", nargs=3, metavar=("SYSTEM", "SIZE", "QUERIES"), required=True)
+    p.add_argument("--smoke", action="store_true")
     a = p.parse_args()
-    print(json.dumps(worker(a.worker[0], a.worker[1], int(a.worker[2]))))
+    print(json.dumps(worker(a.worker[0], a.worker[1], int(a.worker[2]), smoke=a.smoke)))

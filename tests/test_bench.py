@@ -10,11 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from bench import CLINC, ROOT, percentile
+from bench import ROOT, percentile
 from bench.quality import Outcome, best_threshold, rates, reliability
 from bench.speed import scaled
 
-needs_clinc = pytest.mark.skipif(not CLINC.exists(), reason=f"CLINC150 data not found at {CLINC}")
 
 
 def test_threshold_maximises_the_balanced_score() -> None:
@@ -36,11 +35,10 @@ def test_percentile_by_nearest_rank() -> None:
     assert percentile(values, 50) == 50.0 and percentile(values, 99) == 99.0 and percentile([], 50) == 0.0
 
 
-@needs_clinc
 def test_scaled_kb_has_the_requested_size_and_keeps_the_real_phrasings_first() -> None:
     from bench import load_clinc
 
-    data = load_clinc()
+    data = load_clinc(smoke=True)  # the full file when present, else the bundled sample
     kb = scaled(data["train"], 120)
     assert len(kb) == 150 and all(len(v) == 120 and len(set(v)) == 120 for v in kb.values())
     first = next(t for t, i in data["train"] if i == "translate")
@@ -54,19 +52,16 @@ def _bench(*args: str, tmp: Path) -> str:
     return proc.stdout
 
 
-@needs_clinc
 def test_quality_smoke_reports_every_installed_system(tmp_path: Path) -> None:
     out = _bench("quality", "--smoke", tmp=tmp_path)
     assert "faqbot" in out and "balanced" in out
 
 
-@needs_clinc
 def test_ablation_smoke_switches_each_part_off(tmp_path: Path) -> None:
     out = _bench("quality", "--ablation", "--smoke", tmp=tmp_path)
     assert "no perceptron pass" in out and "no character n-grams" in out
 
 
-@needs_clinc
 def test_speed_smoke_measures_faqbot_and_a_peer(tmp_path: Path) -> None:
     out = _bench("speed", "--smoke", "--systems", "faqbot,bm25", tmp=tmp_path)
     assert "faqbot" in out and "p99" in out
@@ -77,7 +72,6 @@ def test_latency_smoke_on_the_default_kb(tmp_path: Path) -> None:
     assert "ask: p50" in out and "rank: p50" in out
 
 
-@needs_clinc
 def test_render_writes_tables_and_plots(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     from bench import quality, render, speed
