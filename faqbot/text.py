@@ -48,6 +48,7 @@ go goes going went gone come comes coming came back make makes made take takes t
 put say says said see look find think feel feels felt try need needs use used using work works working keep
 start starts started stop stops stopped
 people person someone somebody anyone everyone guy guys time times day days year years thanks thank hi hey
+nah yep nope lol lmao omg btw hmm um uh
 """.split())
 
 
