@@ -277,6 +277,33 @@ def test_clarify_option_click_sends_pick(visit: Visit) -> None:
     assert visit.frames("pick")[-1]["entry"] == "parking-north"
 
 
+def test_typing_indicator_shows_until_the_reply_arrives(visit: Visit) -> None:
+    held: list[str | bytes] = []
+    pages: list[Any] = []
+
+    def hold_replies(ws: Any) -> None:
+        # Sits between the widget and the real server: the reply frames wait until the test lets them through.
+        server = ws.connect_to_server()
+        pages.append(ws)
+        server.on_message(lambda m: held.append(m) if '"reply"' in str(m) else ws.send(m))
+
+    visit.page.route_web_socket(re.compile(r".*/ws$"), hold_replies)
+    visit.goto()
+    visit.open()
+    typing = visit.page.locator("faqbot-widget .typing")
+    expect(typing).to_be_hidden()
+    visit.input.fill("what time do you open")
+    visit.input.press("Enter")
+    expect(typing).to_be_visible(timeout=WAIT)
+    expect(typing).to_have_attribute("role", "status")
+    visit.page.wait_for_timeout(300)
+    expect(typing).to_be_visible()  # still waiting: nothing has answered yet
+    assert held, "the server's reply should be held by the route"
+    pages[0].send(held.pop(0))
+    expect(visit.bot()).to_have_attribute("data-entry", "hours", timeout=WAIT)
+    expect(typing).to_be_hidden()
+
+
 def test_reply_links_open_safely(visit: Visit) -> None:
     visit.goto()
     visit.open()
