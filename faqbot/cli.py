@@ -16,6 +16,8 @@ from .knowledge import bundled_path
 from .models import Reply, ReplyType
 
 KNOWLEDGE_ENV = "FAQBOT_KNOWLEDGE"
+LOG_DB_ENV = "FAQBOT_LOG_DB"
+DEFAULT_LOG_DB = "faqbot-log.sqlite3"
 
 
 def _bot(args: argparse.Namespace) -> Bot:
@@ -138,8 +140,26 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
     config = Config.from_env(host=args.host, port=args.port, knowledge=args.knowledge,
                              origins=tuple(args.origins.split(",")) if args.origins else None,
                              workers=args.workers, sessions=args.sessions, admin_token=args.admin_token,
-                             log_db=args.log_db, logging=False if args.no_log else None)
+                             log_db=args.log_db, logging=False if args.no_log else None,
+                             retention_days=args.retention_days)
     run(config)
+    return 0
+
+
+def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
+    from . import report
+
+    bot = _bot(args)
+    if args.suggest:
+        out.write(report.suggest(args.db, bot, args.days))
+        return 0
+    result = report.build(args.db, days=args.days, bot=bot)
+    if args.format == "json":
+        out.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    elif args.format == "csv":
+        out.write(result.to_csv())
+    else:
+        out.write(result.to_table())
     return 0
 
 
@@ -178,7 +198,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--admin-token", default=None, help="bearer token enabling /admin routes ($FAQBOT_ADMIN_TOKEN)")
     p.add_argument("--log-db", default=None, help="SQLite file of conversation logs ($FAQBOT_LOG_DB)")
     p.add_argument("--no-log", action="store_true", help="record nothing ($FAQBOT_LOGGING=off)")
+    p.add_argument("--retention-days", type=int, default=None,
+                   help="days the log keeps a turn (default 90; $FAQBOT_RETENTION_DAYS)")
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("report", parents=[common], help="what people asked that the bot could not answer, from the "
+                                                       "conversation log")
+    p.add_argument("--db", default=os.environ.get(LOG_DB_ENV) or DEFAULT_LOG_DB,
+                   help=f"the conversation log (default: ${LOG_DB_ENV} or {DEFAULT_LOG_DB})")
+    p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
+    p.add_argument("--days", type=int, default=None, help="only the last N days (default: the whole log)")
+    p.add_argument("--suggest", action="store_true", help="print phrasings to add to entries, as YAML to paste "
+                                                          "into the knowledge base")
+    p.set_defaults(func=cmd_report)
     return parser
 
 

@@ -156,5 +156,10 @@ async def report(request: Request) -> Response:
     if path is None:
         return error_response("logging_off", "Conversation logging is off, so there is nothing to report; "
                                              "start the server with logging on.", status.HTTP_409_CONFLICT)
-    result = await asyncio.to_thread(reports.build, path)
+    raw_days = request.query_params.get("days")
+    if raw_days is not None and not (raw_days.isdigit() and int(raw_days) > 0):
+        return error_response("bad_request", "'days' must be a whole number of days, for example ?days=7.",
+                              status.HTTP_400_BAD_REQUEST)
+    days = int(raw_days) if raw_days else None
+    result = await asyncio.to_thread(reports.build, path, days=days, bot=runtime.bot)
     return JSONResponse(result.to_dict())

@@ -1,0 +1,281 @@
+"""The conversation log: every turn and vote, redacted, written to SQLite by a background thread.
+
+Authors read it back with ``faqbot report`` (faqbot/report.py) to see what people asked that the bot could not
+answer. Callers only redact and queue; one writer thread owns the database and commits in batches, so a reply
+never waits on the disk. The database runs in WAL mode, so a killed process leaves it readable.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import hmac
+import json
+import logging
+import queue
+import re
+import secrets
+import sqlite3
+import threading
+import time
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from .exceptions import ConfigError
+from .models import Reply, ReplyType
+
+log = logging.getLogger("faqbot.recorder")
+
+SCHEMA_VERSION = 1
+MAX_TEXT = 2000
+MAX_QUEUE = 10_000  # beyond this the writer is stuck; drop turns rather than grow without bound
+BATCH = 500
+PURGE_EVERY = 3600.0  # seconds between retention sweeps in a long-running writer
+BUSY_TIMEOUT = 5.0  # seconds to wait for another process (worker) holding the write lock
+DAY = 86_400.0
+# Crisis messages are the most sensitive thing anyone types here; the log keeps only that one happened.
+CRISIS_TEXT = "[crisis message not recorded]"
+PLACEHOLDERS = ("[email]", "[phone]", "[number]")
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS turns (
+    id INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,            -- unix time, UTC
+    session TEXT NOT NULL,       -- keyed hash of the session id, never the id itself
+    turn TEXT NOT NULL,          -- the client's frame id (websocket) or the /api/ask turn id
+    channel TEXT NOT NULL,       -- ws, http, python, ...
+    text TEXT NOT NULL,          -- the question, redacted
+    type TEXT NOT NULL,          -- ReplyType value
+    entry TEXT,
+    confidence REAL NOT NULL,
+    options TEXT                 -- clarify: JSON list of the entry ids offered
+);
+CREATE INDEX IF NOT EXISTS turns_ts ON turns (ts);
+CREATE INDEX IF NOT EXISTS turns_session ON turns (session, ts);
+CREATE TABLE IF NOT EXISTS feedback (
+    id INTEGER PRIMARY KEY,
+    ts REAL NOT NULL,
+    session TEXT NOT NULL,
+    turn TEXT NOT NULL,
+    vote TEXT NOT NULL CHECK (vote IN ('up', 'down'))
+);
+CREATE INDEX IF NOT EXISTS feedback_turn ON feedback (session, turn);
+CREATE INDEX IF NOT EXISTS feedback_ts ON feedback (ts);
+"""
+_INSERT_TURN = ("INSERT INTO turns (ts, session, turn, channel, text, type, entry, confidence, options) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+_INSERT_VOTE = "INSERT INTO feedback (ts, session, turn, vote) VALUES (?, ?, ?, ?)"
+
+# --- redaction ---------------------------------------------------------------------------------------
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE = re.compile(
+    r"(?<![\w+])(?:\+?1[ .-]?)?(?:\(\d{3}\) ?|\d{3}[ .-]?)\d{3}[ .-]?\d{4}(?!\w)"  # US: (425) 654-5433, +1 206...
+    r"|(?<![\w+])\+\d{1,3}(?:[ .-]?\(?\d\)?){7,12}(?!\w)"  # international: +44 20 7946 0958
+    r"|(?<![\w.-])\d{3}[.-]\d{4}(?![\w.-]?\d)"  # local: 654-5433
+)
+# Six or more digits, alone or split by single spaces, dots or dashes: ids, card, account and social security
+# numbers, dates of birth. Short numbers ("2 sessions", "988", "2024") say something about the question.
+_DIGITS = re.compile(r"\d(?:[ .-]?\d){5,}")
+
+
+def redact(text: str) -> str:
+    """``text`` with emails, phone numbers and runs of 6+ digits replaced by ``[email]``, ``[phone]``, ``[number]``."""
+    text = _EMAIL.sub("[email]", text)
+    text = _PHONE.sub("[phone]", text)
+    return _DIGITS.sub("[number]", text)
+
+
+# --- the recorder ------------------------------------------------------------------------------------
+
+_Item = tuple[str, tuple[Any, ...]] | tuple[str, threading.Event] | tuple[str, None]
+
+
+class Recorder:
+    """Records turns and votes to a SQLite file; ``enabled=False`` makes every call a no-op and creates nothing."""
+
+    def __init__(self, path: str | Path, *, enabled: bool = True, retention_days: int = 90) -> None:
+        if retention_days < 1:
+            raise ConfigError(f"retention_days={retention_days}: keep logs at least 1 day, or turn logging off "
+                              "(--no-log, FAQBOT_LOGGING=off) to keep nothing")
+        self.path: Path | None = Path(path) if enabled else None
+        self.retention_days = retention_days
+        self._queue: queue.Queue[_Item] = queue.Queue(MAX_QUEUE)
+        self._lock = threading.Lock()
+        self._closed = self.path is None
+        self._dropped = 0
+        self._thread: threading.Thread | None = None
+        if self.path is None:
+            return
+        self._db = connect(self.path)
+        self._key = _session_key(self._db)
+        self._thread = threading.Thread(target=self._run, name="faqbot-recorder", daemon=True)
+        self._thread.start()
+        # A daemon writer keeps a forgotten close() from hanging exit; this still commits what is queued.
+        atexit.register(self.close)
+
+    @property
+    def enabled(self) -> bool:
+        return self.path is not None
+
+    def record_turn(self, session: str, turn: str, text: str, reply: Reply, channel: str = "python") -> None:
+        """Queue one turn: what was asked (redacted) and what kind of reply it got. Never blocks."""
+        if self._closed:
+            return
+        kind = ReplyType(reply.type)
+        options = json.dumps([o.entry for o in reply.options]) if reply.options else None
+        shown = CRISIS_TEXT if kind is ReplyType.CRISIS else redact(text)[:MAX_TEXT]
+        row = (time.time(), self._pseudonym(session), str(turn)[:128], str(channel)[:16], shown, kind.value,
+               reply.entry, float(reply.confidence), options)
+        self._put(("turn", row))
+
+    def record_feedback(self, session: str, turn: str, vote: str) -> None:
+        """Queue a thumbs ``"up"`` or ``"down"`` on the turn ``turn`` of ``session``. Never blocks."""
+        value = getattr(vote, "value", vote)
+        if value not in ("up", "down"):
+            raise ValueError(f"vote must be 'up' or 'down', not {vote!r}")
+        if self._closed:
+            return
+        self._put(("vote", (time.time(), self._pseudonym(session), str(turn)[:128], value)))
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until everything queued so far is committed; False if that took longer than ``timeout``."""
+        if self._closed or self._thread is None:
+            return True
+        done = threading.Event()
+        try:
+            self._queue.put(("flush", done), timeout=timeout)
+        except queue.Full:
+            return False
+        return done.wait(timeout)
+
+    def close(self) -> None:
+        """Commit what is queued and stop the writer; later calls to ``record_*`` are ignored."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        atexit.unregister(self.close)
+        if self._thread is not None:
+            try:
+                self._queue.put(("stop", None), timeout=BUSY_TIMEOUT)
+            except queue.Full:
+                log.warning("conversation log writer is stuck; closing without its last turns")
+            self._thread.join(timeout=2 * BUSY_TIMEOUT)
+
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Recorder({str(self.path)!r})" if self.path else "Recorder(enabled=False)"
+
+    # --- internals -----------------------------------------------------------------------------------
+
+    def _pseudonym(self, session: str) -> str:
+        # Keyed, so the log cannot be used to resume a live conversation or be joined with another deployment's.
+        return hmac.new(self._key, session.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+
+    def _put(self, item: _Item) -> None:
+        try:
+            self._queue.put_nowait(item)
+        except queue.Full:
+            self._dropped += 1
+            if self._dropped == 1 or self._dropped % 1000 == 0:
+                log.warning("conversation log queue full (%d items); %d turns dropped so far",
+                            MAX_QUEUE, self._dropped)
+
+    def _run(self) -> None:
+        next_purge = 0.0  # at once: rows past retention go when the log opens
+        stop = False
+        while not stop:
+            try:
+                first: _Item | None = self._queue.get(timeout=max(0.0, next_purge - time.monotonic()))
+            except queue.Empty:
+                first = None
+            if time.monotonic() >= next_purge:
+                self._purge()
+                next_purge = time.monotonic() + PURGE_EVERY
+            if first is None:
+                continue
+            batch = [first]
+            while len(batch) < BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            stop = self._write(batch)
+        self._db.close()
+
+    def _write(self, batch: list[_Item]) -> bool:
+        turns: list[tuple[Any, ...]] = []
+        votes: list[tuple[Any, ...]] = []
+        waiters: list[threading.Event] = []
+        stop = False
+        for kind, payload in batch:
+            if kind == "turn" and isinstance(payload, tuple):
+                turns.append(payload)
+            elif kind == "vote" and isinstance(payload, tuple):
+                votes.append(payload)
+            elif kind == "flush" and isinstance(payload, threading.Event):
+                waiters.append(payload)
+            elif kind == "stop":
+                stop = True
+        if turns or votes:
+            try:
+                with self._db:  # one transaction per batch
+                    self._db.executemany(_INSERT_TURN, turns)
+                    self._db.executemany(_INSERT_VOTE, votes)
+            except sqlite3.Error:
+                log.warning("could not write %d turns and %d votes to %s; they are lost", len(turns), len(votes),
+                            self.path, exc_info=True)
+        for waiter in waiters:
+            waiter.set()
+        return stop
+
+    def _purge(self) -> None:
+        cutoff = time.time() - self.retention_days * DAY
+        try:
+            with self._db:
+                gone = self._db.execute("DELETE FROM turns WHERE ts < ?", (cutoff,)).rowcount
+                gone += self._db.execute("DELETE FROM feedback WHERE ts < ?", (cutoff,)).rowcount
+        except sqlite3.Error:
+            log.warning("could not delete old rows from %s", self.path, exc_info=True)
+            return
+        if gone:
+            log.info("conversation log: deleted %d rows older than %d days", gone, self.retention_days)
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    """Open (creating if needed) a conversation log for writing, in WAL mode, with the current schema."""
+    fix = "point --log-db (FAQBOT_LOG_DB) at a writable file, or turn logging off with --no-log"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, check_same_thread=False)
+        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        if str(mode).lower() != "wal":
+            log.warning("%s: SQLite refused WAL mode (%s); a crash may lose or damage recent turns", path, mode)
+        db.execute("PRAGMA synchronous=NORMAL")
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            db.close()
+            raise ConfigError(f"{path} was written by a newer faqbot (log schema {version}); upgrade faqbot, "
+                              f"or {fix}")
+        if version < SCHEMA_VERSION:
+            db.executescript(SCHEMA)
+            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return db
+    except (sqlite3.Error, OSError) as exc:
+        raise ConfigError(f"cannot use {path} as the conversation log ({exc}); {fix}") from None
+
+
+def _session_key(db: sqlite3.Connection) -> bytes:
+    """The per-log secret session ids are hashed with; stored in the log so every worker process agrees."""
+    with db:
+        db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('session_key', ?)", (secrets.token_hex(32),))
+    return bytes.fromhex(db.execute("SELECT value FROM meta WHERE key = 'session_key'").fetchone()[0])
