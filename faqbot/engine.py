@@ -21,7 +21,7 @@ import random
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from itertools import pairwise
 
@@ -72,6 +72,7 @@ class Analysis:
     chars: Vector
     folded: str
     known: float = 1.0  # share of the content words that the knowledge base has seen at all
+    asked: Mapping[str, float] = field(default_factory=dict)  # content word -> weight in coverage (rarity)
 
 
 def _unit(vec: Mapping[str, float]) -> Vector:
@@ -301,10 +302,11 @@ class Engine:
         words = self._weigh_query(wf, self._idf_w)
         chars = self._weigh_query(cf, self._idf_c)
         # An everyday word the KB lacks ("what *even* is it") says nothing about whether the question is ours.
-        asked = {t: w for t, w in self._asked(terms).items() if t in self._vocab or t not in COMMON_WORDS}
-        total = sum(asked.values())
-        known = sum(w for t, w in asked.items() if t in self._vocab) / total if total else 0.0
-        return Analysis(terms=terms, words=words, chars=chars, folded=" ".join(terms), known=known)
+        asked = self._asked(terms)
+        judged = {t: w for t, w in asked.items() if t in self._vocab or t not in COMMON_WORDS}
+        total = sum(judged.values())
+        known = sum(w for t, w in judged.items() if t in self._vocab) / total if total else 0.0
+        return Analysis(terms=terms, words=words, chars=chars, folded=" ".join(terms), known=known, asked=asked)
 
     def _asked(self, terms: Sequence[str]) -> dict[str, float]:
         """The words a question is about, each weighted by its rarity in the KB (an unknown word as the rarest):
@@ -329,7 +331,7 @@ class Engine:
         _accumulate(q.chars, self._chars, char_scores)
         coarse = [w + o.chars * c for w, c in zip(word_scores, char_scores)]
         top = [ei for ei in heapq.nlargest(max(o.rerank, limit), range(n), key=coarse.__getitem__) if coarse[ei] > 0]
-        asked = self._asked(q.terms)
+        asked = q.asked
         asked_total = sum(asked.values())
         fuzzy: dict[int, tuple[float, int]] = {}
         coverage: dict[int, float] = {}
