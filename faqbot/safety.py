@@ -148,6 +148,9 @@ _SITUATIONAL = _rules(
                 r"|\bsuicide is the\b|\b(?:having|have|been having|getting|get) (?:really |some |these |such )?dark"
                 r" thoughts\b"),
     ("suicide", rf"\b{_THEY}(?: \w+){{0,5}} {_SELF_ACT} {_SELVES}\b"),
+    ("distress", r"\b(?:i )?(?:hate|hating) my (?:life|self)\b|\bi hate myself\b|\bnothing matters anymore\b"
+                 r"|\bnothing (?:even )?matters to me\b|^(?:i )?need (?:some )?help (?:right )?now$"
+                 r"|^(?:please )?help me (?:right )?now$"),
     ("harm-others", rf"\b{_WANT} to (?:hurt|kill|shoot|stab) {_PEOPLE}\b"),
     ("self-harm", rf"\b{_ME} (?:cut|cutting|burned|burning) (?:again|tonight|my (?:wrists?|arms?|legs?|thighs?|skin))"
                   r"|\b(?:been|keep|started|start) (?:cutting|selfharming)\b|\b(?:to|been|keep|i) selfharm"),
