@@ -153,12 +153,12 @@ def _features(engine: Any, text: str) -> list[tuple[list[float], str]]:
     for c in engine.rank(text, limit=2):
         parts = dict(c.why.parts)
         lead = parts["margin"] * parts["coverage"] * parts["known"]
-        rows.append(([lead, parts["coverage"], parts["known"]], c.entry.id))
+        rows.append(([lead, parts["coverage"], parts["known"], parts["fuzzy"]], c.entry.id))
     return rows
 
 
 def fit_confidence(data: dict[str, list[Example]], *, smoke: bool = False) -> EngineOptions:
-    """Logistic regression of "this candidate is right" on (margin * coverage * known, coverage, known) for the
+    """Logistic regression of "this candidate is right" on (margin * coverage * known, coverage, known, fuzzy) for the
     top two candidates of each question, on val of both settings (see ``Engine.confidence``)."""
     xs: list[list[float]] = []
     ys: list[float] = []
@@ -175,20 +175,21 @@ def fit_confidence(data: dict[str, list[Example]], *, smoke: bool = False) -> En
                 xs.append(x)
                 ys.append(1.0 if pred == gold else 0.0)
                 weights.append(oos_weight if gold == "oos" else 1.0)
-    w = [0.0] * 4  # bias, lead, coverage, known; Newton's method on the weighted log-loss
+    k = 5  # bias, lead, coverage, known, fuzzy; Newton's method on the weighted log-loss
+    w = [0.0] * k
     for _ in range(25):
-        grad = [0.0] * 4
-        hess = [[0.0] * 4 for _ in range(4)]
+        grad = [0.0] * k
+        hess = [[0.0] * k for _ in range(k)]
         for x, y, weight in zip(xs, ys, weights):
             v = [1.0, *x]
             p = 1 / (1 + math.exp(-max(-60.0, min(60.0, sum(a * b for a, b in zip(w, v))))))
-            for i in range(4):
+            for i in range(k):
                 grad[i] += weight * (p - y) * v[i]
-                for j in range(4):
+                for j in range(k):
                     hess[i][j] += weight * p * (1 - p) * v[i] * v[j] + (1e-6 if i == j else 0.0)
         w = [a - b for a, b in zip(w, _solve(hess, grad))]
     return replace(EngineOptions(), confidence_bias=w[0], confidence_lead=w[1], confidence_coverage=w[2],
-                   confidence_known=w[3])
+                   confidence_known=w[3], confidence_fuzzy=w[4])
 
 
 def _solve(a: list[list[float]], b: list[float]) -> list[float]:
@@ -240,7 +241,8 @@ def main(*, smoke: bool = False, systems: Sequence[str] = tuple(FACTORIES), fit:
     if fit:
         o = fit_confidence(data, smoke=smoke)
         print(f"confidence_bias={o.confidence_bias:.3f}, confidence_lead={o.confidence_lead:.3f}, "
-              f"confidence_coverage={o.confidence_coverage:.3f}, confidence_known={o.confidence_known:.3f}")
+              f"confidence_coverage={o.confidence_coverage:.3f}, confidence_known={o.confidence_known:.3f}, "
+              f"confidence_fuzzy={o.confidence_fuzzy:.3f}")
         return {}
     results: list[dict[str, Any]] = []
     skipped: dict[str, str] = {}

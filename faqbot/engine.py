@@ -54,12 +54,14 @@ class EngineOptions:
     fuzzy_phrasings: int = 24
     typo_cutoff: float = 80.0
     prune: float = 0.02
-    # confidence = logistic(bias + w_lead * margin * coverage * known + w_coverage * coverage + w_known * known),
+    # confidence = logistic(bias + w_lead * margin * coverage * known + w_coverage * coverage + w_known * known
+    #                       + w_fuzzy * fuzzy),
     # fitted by `python -m bench quality --fit` on CLINC150 val, out-of-scope weighted to half the total
-    confidence_bias: float = -3.291
-    confidence_lead: float = 4.912
-    confidence_coverage: float = 2.763
-    confidence_known: float = 0.501
+    confidence_bias: float = -3.509
+    confidence_lead: float = 4.467
+    confidence_coverage: float = 2.101
+    confidence_known: float = 0.267
+    confidence_fuzzy: float = 3.469
 
 
 @dataclass(frozen=True)
@@ -354,22 +356,24 @@ class Engine:
                       phrasing=self._texts[p] if p >= 0 else self.entries[ei].question,
                       parts=(("words", word_scores[ei]), ("chars", char_scores[ei]), ("fuzzy", fz),
                              ("coverage", coverage[ei]), ("margin", score - rival), ("known", q.known)))
-            confidence = self.confidence(score, margin=score - rival, coverage=coverage[ei], known=q.known)
+            confidence = self.confidence(score, margin=score - rival, coverage=coverage[ei], known=q.known, fuzzy=fz)
             out.append(Candidate(entry=self.entries[ei], score=score, confidence=confidence, why=why))
         return out
 
-    def confidence(self, score: float, *, margin: float = 0.0, coverage: float = 1.0, known: float = 1.0) -> float:
-        """Probability that an entry is the right answer, from three signals that keep their meaning from one
+    def confidence(self, score: float, *, margin: float = 0.0, coverage: float = 1.0, known: float = 1.0,
+                   fuzzy: float = 0.0) -> float:
+        """Probability that an entry is the right answer, from four signals that keep their meaning from one
         knowledge base to another (the raw ``score`` does not, and is not used):
 
         - ``margin``: the entry's lead over the best other entry;
         - ``coverage``: the share of the question's content words the entry contains;
-        - ``known``: the share of the question's content words that the knowledge base has at all.
+        - ``known``: the share of the question's content words that the knowledge base has at all;
+        - ``fuzzy``: how closely the whole question resembles one of the entry's phrasings (0 to 1).
 
         The lead counts only for the covered, known part of the question, so "write me a poem" gains little from
         the entry about writing to us.
         """
         o = self.options
         z = (o.confidence_bias + o.confidence_lead * margin * coverage * known + o.confidence_coverage * coverage
-             + o.confidence_known * known)
+             + o.confidence_known * known + o.confidence_fuzzy * fuzzy)
         return 1.0 / (1.0 + math.exp(-max(-60.0, min(60.0, z))))

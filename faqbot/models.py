@@ -60,7 +60,7 @@ class Thresholds:
     """Decision thresholds on calibrated confidence."""
 
     answer: float = 0.40
-    clarify: float = 0.30
+    clarify: float = 0.35
     margin: float = 0.15
 
 
