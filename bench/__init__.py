@@ -12,7 +12,7 @@ import os
 import platform
 import sys
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -94,3 +94,16 @@ def save(record: dict[str, Any]) -> Path:
     path = RESULTS / f"{record['benchmark']}.json"
     path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def merge(new: dict[str, Any], *, key: Callable[[dict[str, Any]], Hashable],
+          order: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+    """The saved results of ``new['benchmark']`` with the rows of ``new`` replacing those with the same ``key``,
+    so one system can be re-run without re-running its peers."""
+    path = RESULTS / f"{new['benchmark']}.json"
+    old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+    fresh = {key(r) for r in new["results"]}
+    for r in new["results"]:
+        r["measured"] = new["measured"]
+    rows = sorted([r for r in old.get("results", []) if key(r) not in fresh] + new["results"], key=order)
+    return {**new, "results": rows, "skipped": {**old.get("skipped", {}), **new["skipped"]}}

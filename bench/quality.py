@@ -6,7 +6,6 @@ its logistic confidence parameters on val (never on test).
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import time
@@ -17,7 +16,7 @@ from typing import Any
 from faqbot.engine import EngineOptions
 from faqbot.text import STOPWORDS, normalize, stem
 
-from . import RESULTS, Example, intents, load_clinc, percentile, progress, save, stamp
+from . import Example, intents, load_clinc, merge, percentile, progress, save, stamp
 from .peers import FACTORIES, Faqbot, available
 
 SETTINGS = (100, 10)
@@ -259,17 +258,6 @@ def main(*, smoke: bool = False, systems: Sequence[str] = tuple(FACTORIES), fit:
     out = stamp("quality", {"smoke": smoke, "results": results, "skipped": skipped,
                             "options": vars(EngineOptions())})
     if not smoke:
-        save(merge(out))
+        save(merge(out, key=lambda r: (r["key"], r["per_intent"]),
+                   order=lambda r: (-r["per_intent"], list(FACTORIES).index(r["key"]))))
     return out
-
-
-def merge(new: dict[str, Any]) -> dict[str, Any]:
-    """Saved results with the rows of ``new`` replacing those of the same system and setting."""
-    path = RESULTS / "quality.json"
-    old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    fresh = {(r["key"], r["per_intent"]) for r in new["results"]}
-    kept = [r for r in old.get("results", []) if (r["key"], r["per_intent"]) not in fresh]
-    for r in new["results"]:
-        r["measured"] = new["measured"]
-    rows = sorted(kept + new["results"], key=lambda r: (-r["per_intent"], list(FACTORIES).index(r["key"])))
-    return {**new, "results": rows, "skipped": {**old.get("skipped", {}), **new["skipped"]}}

@@ -19,7 +19,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from . import RESULTS, ROOT, intents, load_clinc, percentile, progress, save, stamp
+from . import ROOT, intents, load_clinc, merge, percentile, progress, save, stamp
 from .peers import FACTORIES, available
 
 SIZES = {"1.5k": 10, "15k": 100, "150k": 1000}
@@ -155,20 +155,9 @@ def main(*, smoke: bool = False, systems: Sequence[str] = tuple(FACTORIES)) -> d
                       f"p50 {r['p50_ms']:8.3f} ms  p99 {r['p99_ms']:8.3f} ms  ({r['queries']} queries)", flush=True)
     out = stamp("speed", {"smoke": smoke, "results": results, "skipped": skipped})
     if not smoke:
-        save(merge(out))
+        save(merge(out, key=lambda r: (r["key"], r["size"]),
+                   order=lambda r: (list(SIZES).index(r["size"]), list(FACTORIES).index(r["key"]))))
     return out
-
-
-def merge(new: dict[str, Any]) -> dict[str, Any]:
-    """Saved results with the rows of ``new`` replacing those of the same system and size."""
-    path = RESULTS / "speed.json"
-    old = json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
-    fresh = {(r["key"], r["size"]) for r in new["results"]}
-    for r in new["results"]:
-        r["measured"] = new["measured"]
-    rows = [r for r in old.get("results", []) if (r["key"], r["size"]) not in fresh] + new["results"]
-    rows.sort(key=lambda r: (list(SIZES).index(r["size"]), list(FACTORIES).index(r["key"])))
-    return {**new, "results": rows, "skipped": {**old.get("skipped", {}), **new["skipped"]}}
 
 
 if __name__ == "__main__":

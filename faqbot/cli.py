@@ -11,13 +11,12 @@ from pathlib import Path
 from typing import TextIO
 
 from .bot import Bot
+from .config import DEFAULT_LOG_DB, ENV_PREFIX
 from .exceptions import FaqbotError
 from .knowledge import bundled_path
 from .models import Reply, ReplyType
 
 KNOWLEDGE_ENV = "FAQBOT_KNOWLEDGE"
-LOG_DB_ENV = "FAQBOT_LOG_DB"
-DEFAULT_LOG_DB = "faqbot-log.sqlite3"
 
 
 def _bot(args: argparse.Namespace) -> Bot:
@@ -204,8 +203,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", parents=[common], help="what people asked that the bot could not answer, from the "
                                                        "conversation log")
-    p.add_argument("--db", default=os.environ.get(LOG_DB_ENV) or DEFAULT_LOG_DB,
-                   help=f"the conversation log (default: ${LOG_DB_ENV} or {DEFAULT_LOG_DB})")
+    log_db_env = ENV_PREFIX + "LOG_DB"
+    p.add_argument("--db", default=os.environ.get(log_db_env) or DEFAULT_LOG_DB,
+                   help=f"the conversation log (default: ${log_db_env} or {DEFAULT_LOG_DB})")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
     p.add_argument("--days", type=int, default=None, help="only the last N days (default: the whole log)")
     p.add_argument("--suggest", action="store_true", help="print phrasings to add to entries, as YAML to paste "

@@ -11,6 +11,7 @@ from typing import Any
 from .exceptions import ConfigError
 
 ENV_PREFIX = "FAQBOT_"
+DEFAULT_LOG_DB = "faqbot-log.sqlite3"  # the conversation log, relative to the working directory
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -36,7 +37,7 @@ class Config:
     burst: int = 8
     idle_timeout: float = 600.0
     max_connections: int = 2000
-    log_db: str = "faqbot-log.sqlite3"
+    log_db: str = DEFAULT_LOG_DB
     logging: bool = True
     retention_days: int = 90
     widget_dir: str | None = None  # default: the widget bundled with the package (or the checkout's widget/)

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
 from .. import protocol
+from .. import report as reports
 from ..protocol import ErrorCode, FrameError
 from ..sessions import new_id, valid_id
 from .runtime import ReloadFailed, Runtime, widget_dir
@@ -147,11 +148,6 @@ async def report(request: Request) -> Response:
     if denied is not None:
         return denied
     runtime = _runtime(request)
-    try:
-        from .. import report as reports  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        return error_response("not_implemented", "Reports need faqbot.report, which this install lacks.",
-                              status.HTTP_501_NOT_IMPLEMENTED)
     path = getattr(runtime.recorder, "path", None)
     if path is None:
         return error_response("logging_off", "Conversation logging is off, so there is nothing to report; "

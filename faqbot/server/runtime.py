@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from ..bot import Bot
-from ..config import Config
+from ..config import DEFAULT_LOG_DB, Config
 from ..exceptions import KnowledgeError, KnowledgeErrors
 from ..limits import Slots
+from ..recorder import Recorder
 from ..sessions import SessionStore, open_store
 
 log = logging.getLogger("faqbot.server")
 
-DEFAULT_LOG_DB = "faqbot-log.sqlite3"
 
 
 class ReloadFailed(Exception):
@@ -137,11 +137,6 @@ class Runtime:
 
 
 def _open_recorder(config: Config) -> Any:
-    try:
-        from ..recorder import Recorder  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        log.info("conversation logging unavailable (faqbot.recorder missing); serving without it")
-        return None
     path = config.log_db or DEFAULT_LOG_DB
     try:
         return Recorder(path, retention_days=config.retention_days)
