@@ -1,4 +1,4 @@
-"""``python -m bench quality|speed|latency|render [--smoke]``: run one benchmark, or render saved results."""
+"""``python -m bench quality|fusion|safety|thresholds|speed|latency|render [--smoke]``: run one benchmark, or render saved results."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("benchmark", choices=("quality", "speed", "latency", "render"))
+    p.add_argument("benchmark", choices=("quality", "fusion", "safety", "thresholds", "speed", "latency", "render"))
     p.add_argument("--smoke", action="store_true", help="a quick run on small subsets; results are not saved")
     p.add_argument("--systems", help="comma-separated subset of faqbot,chatterbot,wratio,tfidf,bm25")
-    p.add_argument("--fit", action="store_true", help="quality: fit faqbot's confidence curve on val and print it")
+    p.add_argument("--fit", action="store_true", help="quality/fusion: fit faqbot's confidence on val and print it")
     p.add_argument("--ablation", action="store_true", help="quality: val top-1 of faqbot with one part switched off")
     args = p.parse_args(argv)
     kwargs = {"smoke": args.smoke}
@@ -21,6 +21,18 @@ def main(argv: list[str] | None = None) -> int:
         from . import quality
 
         quality.main(fit=args.fit, ablation=args.ablation, **kwargs)
+    elif args.benchmark == "fusion":
+        from . import fusion
+
+        fusion.main(smoke=args.smoke, do_fit=args.fit)
+    elif args.benchmark == "safety":
+        from . import safety
+
+        safety.main(smoke=args.smoke, do_fit=args.fit)
+    elif args.benchmark == "thresholds":
+        from . import thresholds
+
+        thresholds.main(smoke=args.smoke)
     elif args.benchmark == "speed":
         from . import speed
 

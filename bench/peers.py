@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from faqbot.engine import Engine, EngineOptions
+from faqbot.lexical import Lexical as Engine, LexicalOptions as EngineOptions
 from faqbot.models import Entry
 
 Prediction = tuple[str | None, float]

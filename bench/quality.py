@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from faqbot.engine import EngineOptions
+from faqbot.lexical import LexicalOptions as EngineOptions
 from faqbot.text import STOPWORDS, normalize, stem
 
 from . import Example, intents, load_clinc, merge, percentile, progress, save, stamp

@@ -1,50 +1,78 @@
-"""The public entry point: a knowledge base with its engines, ready to answer."""
+"""The public entry point: a knowledge base with its engine, small talk and risk policy, ready to answer."""
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rapidfuzz import fuzz, process
-
 from . import knowledge
+from .classifier import DEFAULT_MODEL, RiskClassifier
 from .dialog import Conversation, ConversationState
+from .encoder import Encoder
 from .engine import Engine, EngineOptions
 from .knowledge import KnowledgeBase
-from .models import Candidate, Entry, Reply, Settings, SmallTalk, Why
-from .text import normalize
+from .models import Candidate, Entry, Reply, Settings
+from .safety import Lexicon, RiskPolicy
+from .semantic import VectorCache, default_cache_dir
+from .smalltalk import SmallTalkMatcher
 
-SMALLTALK_MIN_SIMILARITY = 0.82
+log = logging.getLogger("faqbot")
+
+EncoderChoice = Encoder | str | Path | None
+_shared: dict[str, Encoder] = {}
+_shared_lock = threading.Lock()
 
 
-def _whole_message(a: str, b: str, *, processor: object = None, score_cutoff: float | None = None) -> float:
-    """Similarity of two whole messages, word order aside; short words must match nearly exactly."""
-    return max(fuzz.ratio(a, b), fuzz.token_sort_ratio(a, b))
+def load_encoder(choice: EncoderChoice = "default") -> Encoder | None:
+    """``"default"`` (the pinned MiniLM), a model directory, an ``Encoder``, or ``None``/``"off"`` for lexical only.
+
+    Encoders are shared per source within a process: a reload or a second bot costs no second model.
+    """
+    if isinstance(choice, Encoder):
+        return choice
+    if choice is None or str(choice).lower() in ("off", "none", "lexical", ""):
+        return None
+    key = str(choice)
+    with _shared_lock:
+        if key not in _shared:
+            _shared[key] = Encoder.load(None if key == "default" else key)
+        return _shared[key]
 
 
 class Bot:
-    """A loaded knowledge base plus its index; cheap to ask, safe to share between conversations."""
+    """A loaded knowledge base plus its parts; cheap to ask, safe to share between conversations."""
 
-    def __init__(self, kb: KnowledgeBase, *, options: EngineOptions | None = None) -> None:
+    def __init__(self, kb: KnowledgeBase, *, options: EngineOptions | None = None, encoder: EncoderChoice = "default",
+                 policy: RiskPolicy | None = None, cache_dir: str | Path | None = None) -> None:
         self.kb = kb
-        self.engine = Engine(kb.entries, synonyms=kb.synonyms, options=options)
-        self._smalltalk = {s.id: s for s in kb.smalltalk}
-        # Small talk is matched on the whole message, not on shared words: "what can you do" is help, but
-        # "what can ketamine do" is a question, and a word index cannot tell them apart.
-        self._smalltalk_phrasings = [(s.id, p) for s in kb.smalltalk for p in {normalize(x) for x in s.phrasings} if p]
+        enc = load_encoder(encoder)
+        cache = VectorCache(default_cache_dir() if cache_dir is None else cache_dir, enc.id) if enc else None
+        self.engine = Engine(kb.entries, synonyms=kb.synonyms, options=options, encoder=enc, cache=cache)
+        self.smalltalk = SmallTalkMatcher(kb.smalltalk, encode=enc.encode if enc else None)
+        self.policy = policy or default_policy(kb, enc)
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> Bot:
+    def load(cls, path: str | Path | None = None, *, encoder: EncoderChoice = "default",
+             options: EngineOptions | None = None, cache_dir: str | Path | None = None) -> Bot:
         """Load a KB directory; with no path, the default KB bundled with the package."""
-        return cls(knowledge.load(path))
+        return cls(knowledge.load(path), encoder=encoder, options=options, cache_dir=cache_dir)
 
     @classmethod
     def from_entries(cls, entries: Iterable[Entry | Mapping[str, Any]], *, settings: Settings | None = None,
-                     synonyms: Mapping[str, Sequence[str]] | None = None,
-                     options: EngineOptions | None = None) -> Bot:
+                     synonyms: Mapping[str, Sequence[str]] | None = None, risk: Lexicon | None = None,
+                     options: EngineOptions | None = None, encoder: EncoderChoice = "default",
+                     policy: RiskPolicy | None = None, cache_dir: str | Path | None = None) -> Bot:
         """Build a bot from Python objects (dicts with ``id``, ``phrasings``, ``answer``, ... or ``Entry``)."""
-        return cls(KnowledgeBase.from_entries(entries, settings=settings, synonyms=synonyms), options=options)
+        kb = KnowledgeBase.from_entries(entries, settings=settings, synonyms=synonyms, risk=risk)
+        return cls(kb, options=options, encoder=encoder, policy=policy, cache_dir=cache_dir)
+
+    @property
+    def mode(self) -> str:
+        """What answers and what guards: e.g. ``semantic+lexical, rules+classifier``."""
+        return f"{self.engine.mode}, {self.policy.mode}"
 
     def ask(self, text: str) -> Reply:
         """Answer one question on its own, with no conversation context."""
@@ -54,7 +82,8 @@ class Bot:
         """A new multi-turn conversation, or one resumed from a saved state."""
         if state is not None and not isinstance(state, ConversationState):
             state = ConversationState.from_dict(state)
-        return Conversation(self, state)
+        return Conversation(kb=self.kb, engine=self.engine, smalltalk=self.smalltalk, policy=self.policy,
+                            state=state)
 
     def explain(self, text: str, *, limit: int = 5) -> list[Candidate]:
         """The top candidates for ``text`` with scores and what drove them (no safety or dialog)."""
@@ -65,20 +94,10 @@ class Bot:
         s = self.kb.settings
         return {"name": s.name, "greeting": s.greeting, "suggestions": list(s.suggestions)}
 
-    def smalltalk_match(self, text: str) -> Candidate | None:
-        """The small-talk intent ``text`` is, if any, with enough confidence."""
-        norm = normalize(text)
-        if not norm or not self._smalltalk_phrasings:
-            return None
-        best = process.extractOne(norm, [p for _, p in self._smalltalk_phrasings], scorer=_whole_message,
-                                  processor=None, score_cutoff=SMALLTALK_MIN_SIMILARITY * 100)
-        if best is None:
-            return None
-        item_id, phrasing = self._smalltalk_phrasings[best[2]]
-        item = self._smalltalk[item_id]
-        entry = Entry(id=item.id, question=item.phrasings[0], answer=item.answer)
-        confidence = best[1] / 100.0
-        return Candidate(entry=entry, score=confidence, confidence=confidence, why=Why(phrasing=phrasing))
 
-    def smalltalk_item(self, item_id: str) -> SmallTalk:
-        return self._smalltalk[item_id]
+def default_policy(kb: KnowledgeBase, encoder: Encoder | None) -> RiskPolicy:
+    """The KB's lexicon and texts with the shipped classifier, when it fits the encoder."""
+    classifier = None
+    if encoder is not None and DEFAULT_MODEL.is_file():
+        classifier = RiskClassifier.load(DEFAULT_MODEL, encoder_id=encoder.id)
+    return RiskPolicy(lexicon=kb.risk, texts=kb.settings.safety, classifier=classifier)

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
 from .bot import Bot
-from .config import DEFAULT_LOG_DB, ENV_PREFIX
+from .config import Config
 from .exceptions import FaqbotError
 from .knowledge import bundled_path
 from .models import Reply, ReplyType
 
-KNOWLEDGE_ENV = "FAQBOT_KNOWLEDGE"
+
+def _config(args: argparse.Namespace) -> Config:
+    """Flags over ``FAQBOT_*`` variables over defaults: the one place the CLI reads settings."""
+    return Config.from_env(knowledge=args.knowledge, encoder=args.encoder,
+                           log_db=getattr(args, "log_db", None))
 
 
 def _bot(args: argparse.Namespace) -> Bot:
-    return Bot.load(args.knowledge)
+    config = _config(args)
+    return Bot.load(config.knowledge, encoder=config.encoder)
 
 
 def format_reply(reply: Reply) -> str:
@@ -58,8 +62,9 @@ def cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
             if args.explain:
                 for c in bot.explain(q):
                     parts = ", ".join(f"{k} {v:.2f}" for k, v in c.why.parts)
+                    meaning = f" meaning={c.why.meaning!r} ({c.why.similarity:.2f})" if c.why.meaning else ""
                     out.write(f"  {c.confidence:.2f} {c.entry.id:<28} terms={','.join(c.why.terms) or '-'} "
-                              f"phrasing={c.why.phrasing!r} ({parts})\n")
+                              f"phrasing={c.why.phrasing!r}{meaning} ({parts})\n")
         out.flush()
     return 0
 
@@ -115,6 +120,11 @@ def cmd_test(args: argparse.Namespace, out: TextIO) -> int:
         out.write("Failing expectations (expected -> got, count):\n")
         for (expected, got), n in report.stolen_by().most_common():
             out.write(f"  {expected} -> {got}: {n}\n")
+    if args.min_accuracy is not None:
+        # A visitor-style suite measures a share; it passes at a floor rather than at every case.
+        verdict = "met" if report.accuracy >= args.min_accuracy else "NOT met"
+        out.write(f"accuracy {report.accuracy:.1%}: floor {args.min_accuracy:.0%} {verdict}\n")
+        return 0 if report.accuracy >= args.min_accuracy else 1
     out.write(f"{total - failed} passed, {failed} failed\n")
     return 1 if failed else 0
 
@@ -133,10 +143,9 @@ def cmd_lint(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
-    from .config import Config
     from .server import run
 
-    config = Config.from_env(host=args.host, port=args.port, knowledge=args.knowledge,
+    config = Config.from_env(host=args.host, port=args.port, knowledge=args.knowledge, encoder=args.encoder,
                              origins=tuple(args.origins.split(",")) if args.origins else None,
                              workers=args.workers, sessions=args.sessions, admin_token=args.admin_token,
                              log_db=args.log_db, logging=False if args.no_log else None,
@@ -149,10 +158,11 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     from . import report
 
     bot = _bot(args)
+    db = _config(args).log_db
     if args.suggest:
-        out.write(report.suggest(args.db, bot, args.days))
+        out.write(report.suggest(db, bot, args.days))
         return 0
-    result = report.build(args.db, days=args.days, bot=bot)
+    result = report.build(db, days=args.days, bot=bot)
     if args.format == "json":
         out.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
     elif args.format == "csv":
@@ -165,8 +175,11 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="faqbot", description="Conversational FAQ bot: ask, chat, test, serve.")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--knowledge", "-k", metavar="DIR", default=os.environ.get(KNOWLEDGE_ENV),
-                        help=f"knowledge directory (default: ${KNOWLEDGE_ENV} or the bundled KB)")
+    common.add_argument("--knowledge", "-k", metavar="DIR", default=None,
+                        help="knowledge directory (default: $FAQBOT_KNOWLEDGE or the bundled KB)")
+    common.add_argument("--encoder", metavar="MODEL", default=None,
+                        help="sentence encoder: 'default' (the pinned all-MiniLM-L6-v2), a directory with model.onnx "
+                             "and tokenizer.json, or 'off' for lexical matching only ($FAQBOT_ENCODER)")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("ask", parents=[common], help="answer one question, or one per stdin line with '-'")
@@ -182,6 +195,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("test", parents=[common], help="run an answer test suite (default: the KB's tests.yaml)")
     p.add_argument("file", nargs="?", help="tests YAML file")
     p.add_argument("--verbose", "-v", action="store_true", help="list passing cases too")
+    p.add_argument("--min-accuracy", type=float, default=None, metavar="SHARE",
+                   help="pass when at least this share of cases pass (for visitor-style suites), e.g. 0.85")
     p.set_defaults(func=cmd_test)
 
     p = sub.add_parser("lint", parents=[common], help="validate the KB and report shadowing and duplicates")
@@ -203,9 +218,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("report", parents=[common], help="what people asked that the bot could not answer, from the "
                                                        "conversation log")
-    log_db_env = ENV_PREFIX + "LOG_DB"
-    p.add_argument("--db", default=os.environ.get(log_db_env) or DEFAULT_LOG_DB,
-                   help=f"the conversation log (default: ${log_db_env} or {DEFAULT_LOG_DB})")
+    p.add_argument("--log-db", "--db", dest="log_db", default=None,
+                   help="the conversation log (default: $FAQBOT_LOG_DB or faqbot-log.sqlite3)")
     p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
     p.add_argument("--days", type=int, default=None, help="only the last N days (default: the whole log)")
     p.add_argument("--suggest", action="store_true", help="print phrasings to add to entries, as YAML to paste "

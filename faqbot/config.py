@@ -25,6 +25,7 @@ class Config:
     host: str = "127.0.0.1"
     port: int = 8000
     knowledge: str | None = None
+    encoder: str = "default"  # the pinned MiniLM; a model directory; or "off" for lexical matching only
     origins: tuple[str, ...] = ()  # empty: the server's own host and localhost
     workers: int = 1
     sessions: str = "memory"  # or redis://HOST:PORT/DB

@@ -1,31 +1,41 @@
-"""Conversation: per-visitor state, safety first, small talk, follow-ups with context, and clarification."""
+"""Conversation: per-visitor state, safety first, small talk, follow-ups with context, clarification, gaps.
+
+A ``Conversation`` is given the parts it needs (engine, knowledge base, small-talk matcher, risk policy) and
+never reaches back into the ``Bot`` that made it.
+"""
 
 from __future__ import annotations
 
 import enum
 import re
+import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import Any
 
+from .analysis import Analysis
+from .engine import Engine
+from .knowledge import KnowledgeBase
 from .models import Candidate, Option, Reply, ReplyType
-from .safety import Risk, assess
-from .text import STOPWORDS, normalize
-
-if TYPE_CHECKING:
-    from .bot import Bot
+from .safety import Risk, RiskPolicy
+from .smalltalk import SmallTalkMatcher
+from .text import STOPWORDS
 
 MAX_RECENT = 5
 MAX_OPTIONS = 3
 MAX_SUGGESTIONS = 3
 SMALLTALK_CERTAIN = 0.9
-# Two entries whose scores are within this share of each other are a tie, however the confidences fall:
-# the confidence curve is steep near its middle, so a sliver of score can look like a clear confidence lead.
-TIE = 0.05
+# A reading of a follow-up merged with the current topic must beat the reading on its own by this much.
+CONTEXT_EVIDENCE = 0.15
+# Entries this sure are worth naming as suggestions after a miss: they share something with the question.
+HINT_FLOOR = 0.05
+MAX_PARTS = 3
 
 _MORE = re.compile(r"^(?:(?:ok|okay|and|so|yes|please|pls)\s+)*(?:tell me more|more|go on|continue|keep going|"
-                   r"more details?|more info(?:rmation)?|elaborate|explain more|say more|what else|anything else|"
+                   r"more details?|more info(?:rmation)?|elaborate|explain more|say more|anything else|"
                    r"tell me more about (?:it|that|this)|more about (?:it|that|this)|details)(?:\s+please)?$")
+_REPEAT = re.compile(r"^(?:(?:can|could) you )?(?:repeat(?: that| it)?|say (?:that|it) again|again|come again"
+                     r"|what did you say)(?:\s+please)?$")
 _ORDINALS = {"1": 0, "one": 0, "first": 0, "2": 1, "two": 1, "second": 1, "3": 2, "three": 2, "third": 2,
              "last": -1}
 _PICK = re.compile(r"^(?:(?:option|number|no|the|i mean|i meant|it is|its)\s+)*(\w+)(?:\s+(?:one|option))?"
@@ -33,6 +43,15 @@ _PICK = re.compile(r"^(?:(?:option|number|no|the|i mean|i meant|it is|its)\s+)*(
 # Words that make a short question lean on what came before ("how does *it* work?", "what about opioids?").
 _ANAPHORA = frozenset("it that this they them those these there then instead also too".split())
 _ELLIPSIS_LEADS = ("what about", "how about", "and for", "and what about", "what if", "and", "so", "but")
+# Question boundaries: sentence ends, or "and"/"also" followed by a new question.
+_SPLIT = re.compile(r"(?<=[?!.])\s+|\?+\s*|\s*(?:,\s*)?\b(?:and also|also|and|plus)\s+(?=(?:how|what|when|where|"
+                    r"who|why|which|is|are|do|does|can|could|will|would|should|any|its|it is)\b)", re.IGNORECASE)
+# A personal story, about oneself or someone close: it deserves a word of acknowledgement before the facts.
+_RELATIVE = re.compile(r"\bmy (?:\w+ )?(?:son|daughter|husband|wife|partner|brother|sister|mom|mother|dad|father"
+                       r"|boyfriend|girlfriend|fiance|fiancee|friend|kid|kids|child|children|cousin|uncle|aunt"
+                       r"|family|grandson|granddaughter)\b")
+_FIRST_PERSON = re.compile(r"\b(?:i am|i have|i was|i have been|i had|i keep|i tried|i relapsed|i started|i lost)\b")
+STORY_WORDS = 12
 
 
 class State(str, enum.Enum):
@@ -43,19 +62,35 @@ class State(str, enum.Enum):
     CLARIFYING = "clarifying"
 
 
+class IllegalTransition(RuntimeError):
+    """A dialog state change that would leave the conversation inconsistent (a bug, not a visitor's doing)."""
+
+
 @dataclass
 class ConversationState:
     """Everything a conversation remembers; small, bounded and JSON-serialisable for session stores."""
 
     state: State = State.IDLE
-    recent: list[str] = field(default_factory=list)
-    options: list[str] = field(default_factory=list)
-    last_text: str = ""
-    turns: int = 0
+    recent: list[str] = field(default_factory=list)  # answered entries, the current topic last
+    options: list[str] = field(default_factory=list)  # offered while clarifying, and only then
+    misses: int = 0  # fallbacks so far: their wording rotates
+    crisis: bool = False  # a crisis turn happened: every later reply keeps the way back to the resources
+
+    def enter(self, state: State, *, options: Sequence[str] = (), answered: str | None = None) -> None:
+        """Move to ``state``; clarifying needs at least two options, every other state has none."""
+        if state is State.CLARIFYING and len(options) < 2:
+            raise IllegalTransition("clarifying needs at least two options")
+        if state is not State.CLARIFYING and options:
+            raise IllegalTransition(f"{state.value} has no options")
+        if (state is State.ANSWERED) != (answered is not None):
+            raise IllegalTransition("answered goes with the entry answered, and only it")
+        self.state, self.options = state, list(options)
+        if answered is not None:
+            self.recent = [e for e in self.recent if e != answered][-(MAX_RECENT - 1):] + [answered]
 
     def to_dict(self) -> dict[str, Any]:
         return {"state": self.state.value, "recent": list(self.recent), "options": list(self.options),
-                "last_text": self.last_text, "turns": self.turns}
+                "misses": self.misses, "crisis": self.crisis}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ConversationState:
@@ -66,159 +101,251 @@ class ConversationState:
             state = State.IDLE
         recent = [str(x) for x in data.get("recent", []) if isinstance(x, str)][-MAX_RECENT:]
         options = [str(x) for x in data.get("options", []) if isinstance(x, str)][:MAX_OPTIONS]
-        turns = data.get("turns", 0)
-        return cls(state=state, recent=recent, options=options, last_text=str(data.get("last_text", ""))[:4000],
-                   turns=turns if isinstance(turns, int) else 0)
+        if state is State.CLARIFYING and len(options) < 2:
+            state, options = State.IDLE, []
+        if state is not State.CLARIFYING:
+            options = []
+        if state is State.ANSWERED and not recent:
+            state = State.IDLE
+        misses = data.get("misses", 0)
+        return cls(state=state, recent=recent, options=options, misses=misses if isinstance(misses, int) else 0,
+                   crisis=data.get("crisis") is True)
 
 
 class Conversation:
-    """One visitor's dialog with a bot; ``ask`` is the only call a transport needs."""
+    """One visitor's dialog; ``ask`` and ``pick`` are the only calls a transport needs."""
 
-    def __init__(self, bot: Bot, state: ConversationState | None = None) -> None:
-        self.bot = bot
+    def __init__(self, *, kb: KnowledgeBase, engine: Engine, smalltalk: SmallTalkMatcher, policy: RiskPolicy,
+                 state: ConversationState | None = None) -> None:
+        self.kb = kb
+        self.engine = engine
+        self.smalltalk = smalltalk
+        self.policy = policy
         self.state = state or ConversationState()
         # Entries may vanish after a knowledge reload; forget them rather than fail.
-        self.state.recent = [e for e in self.state.recent if bot.kb.has(e)]
-        self.state.options = [e for e in self.state.options if bot.kb.has(e)]
+        self.state.recent = [e for e in self.state.recent if kb.has(e)]
+        options = [e for e in self.state.options if kb.has(e)]
+        if self.state.state is State.CLARIFYING and len(options) < 2:
+            self.state.enter(State.IDLE)
+        elif self.state.state is State.ANSWERED and not self.state.recent:
+            self.state.enter(State.IDLE)
+        else:
+            self.state.options = options
 
     # --- public --------------------------------------------------------------------------------------
 
     def ask(self, text: str) -> Reply:
         """Answer one visitor message in the context of this conversation."""
-        reply = self._respond(text)
-        self._remember(reply)
-        return reply
+        a = self.engine.analyzer.analyze(text)
+        verdict = self.policy.assess(a)
+        if verdict.risk is Risk.CRISIS:
+            reply = Reply(ReplyType.CRISIS, self.policy.crisis_text(a.language) or self.kb.settings.fallback,
+                          confidence=1.0)
+            self.state.crisis = True
+        elif verdict.risk is Risk.REFERRAL:
+            reply = Reply(ReplyType.REFERRAL, self.kb.settings.safety.referral or self.kb.settings.fallback,
+                          confidence=1.0, suggestions=self._handoff())
+        else:
+            reply = self._respond(a)
+            if verdict.risk is Risk.CONCERN:
+                reply = self._with_concern(reply)
+        return self._remember(self._with_reminder(reply))
 
     def pick(self, entry_id: str) -> Reply:
         """Answer a clarification option the visitor clicked (or any entry by id)."""
-        if not self.bot.kb.has(entry_id):
-            return self._fallback()
-        reply = self._answer(entry_id, confidence=1.0)
-        self._remember(reply)
-        return reply
+        if not self.kb.has(entry_id):
+            return self._remember(self._fallback(None, ()))
+        return self._remember(self._with_reminder(self._answer(entry_id, confidence=1.0, asked_again=True)))
 
-    # --- the turn ------------------------------------------------------------------------------------
-
-    def _respond(self, text: str) -> Reply:
-        settings = self.bot.kb.settings
-        verdict = assess(text)
-        if verdict.risk is Risk.CRISIS:
-            return Reply(ReplyType.CRISIS, settings.safety.crisis or settings.fallback, confidence=1.0)
-        if verdict.risk is Risk.REFERRAL:
-            return Reply(ReplyType.REFERRAL, settings.safety.referral or settings.fallback, confidence=1.0,
-                         suggestions=self._entry_questions(self._contact_ids()))
-        norm = normalize(text)
-        if not norm:
-            return self._fallback()
-        picked = self._picked_option(norm)
-        if picked is not None:
-            return self._answer(picked, confidence=1.0)
-        if _MORE.match(norm) and self.state.recent:
-            return self._more()
-        candidates = self._rank_in_context(text, norm)
-        small = self.bot.smalltalk_match(text)
-        top = candidates[0].confidence if candidates else 0.0
-        # A message that is nearly a small-talk phrase is small talk; otherwise the surer reading wins.
-        if small is not None and (small.confidence >= SMALLTALK_CERTAIN or small.confidence >= top):
-            item = self.bot.smalltalk_item(small.entry.id)
-            return Reply(ReplyType.SMALLTALK, item.answer, entry=item.id, confidence=small.confidence,
-                         suggestions=item.suggestions or settings.suggestions[:MAX_SUGGESTIONS])
-        return self._decide(candidates)
-
-    def _rank_in_context(self, text: str, norm: str) -> list[Candidate]:
-        """Rank alone, and for an elliptical follow-up also with the current topic; keep the surer reading."""
-        alone = self.bot.engine.rank(text, limit=MAX_OPTIONS + 2)
-        if not self.state.recent or not _is_elliptical(norm):
-            return alone
-        topic = self.bot.kb.entry(self.state.recent[-1])
-        joined = self.bot.engine.rank(f"{text} {topic.question}", limit=MAX_OPTIONS + 2)
-        if not joined:
-            return alone
-        # The follow-up must add something: landing back on the same entry only wins when it is far surer.
-        alone_conf = alone[0].confidence if alone else 0.0
-        if joined[0].entry.id == topic.id and alone and alone[0].entry.id != topic.id:
-            return alone if alone_conf >= self.bot.kb.settings.thresholds.clarify else joined
-        return joined if joined[0].confidence >= alone_conf else alone
-
-    def _decide(self, candidates: Sequence[Candidate]) -> Reply:
-        t = self.bot.kb.settings.thresholds
-        # Confidence also weighs how much of the question each entry covers, so it may reorder close scores.
-        candidates = sorted(candidates, key=lambda c: c.confidence, reverse=True)
-        if not candidates or candidates[0].confidence < t.clarify:
-            return self._fallback()
-        top = candidates[0]
-        close = [c for c in candidates[1:] if c.confidence >= t.clarify and (
-            top.confidence - c.confidence < t.margin or abs(top.score - c.score) < TIE * max(top.score, c.score))]
+    def decide(self, candidates: Sequence[Candidate], a: Analysis | None = None) -> Reply:
+        """The reply ranked candidates call for: answer, clarify between close ones, or decline."""
+        t = self.kb.settings.thresholds
+        ranked = sorted(candidates, key=lambda c: c.confidence, reverse=True)
+        if not ranked or ranked[0].confidence < t.clarify:
+            return self._fallback(a, ranked)
+        top = ranked[0]
+        close = [c for c in ranked[1:] if c.confidence >= t.clarify and top.confidence - c.confidence < t.margin]
         if top.confidence >= t.answer and not close:
             return self._answer(top.entry.id, confidence=top.confidence)
         options = [top, *close][:MAX_OPTIONS]
-        if len(options) == 1 and top.confidence >= t.answer:
+        if len(options) >= 2:
+            return self._clarify(options)
+        if top.confidence >= t.answer:
             return self._answer(top.entry.id, confidence=top.confidence)
-        if len(options) == 1:
-            options += [c for c in candidates[1:] if c.confidence >= t.clarify][: MAX_OPTIONS - 1]
-        return Reply(ReplyType.CLARIFY, self.bot.kb.settings.clarify, confidence=top.confidence,
-                     options=tuple(Option(c.entry.id, c.entry.question) for c in options))
+        # One unsure reading is no choice to offer: decline, and name it first among the suggestions.
+        return self._fallback(a, ranked)
 
-    def _answer(self, entry_id: str, *, confidence: float, lead: str = "") -> Reply:
-        entry = self.bot.kb.entry(entry_id)
+    # --- the turn ------------------------------------------------------------------------------------
+
+    def _respond(self, a: Analysis) -> Reply:
+        if a.empty:
+            return self._fallback(a, ())
+        picked = self._picked_option(a)
+        if picked is not None:
+            return self._answer(picked, confidence=1.0, asked_again=True)
+        if _REPEAT.match(a.norm) and self.state.recent:
+            return self._answer(self.state.recent[-1], confidence=1.0, asked_again=True)
+        if _MORE.match(a.norm) and self.state.recent:
+            return self._more()
+        several = self._several(a)
+        if several is not None:
+            return several
+        candidates = self._rank_in_context(a)
+        small = self.smalltalk.match(a)
+        top = candidates[0].confidence if candidates else 0.0
+        # A message that is nearly a small-talk phrase is small talk; otherwise the surer reading wins.
+        if small is not None and (small.confidence >= SMALLTALK_CERTAIN or small.confidence >= top):
+            item = small.item
+            return Reply(ReplyType.SMALLTALK, item.answer, entry=item.id, confidence=small.confidence,
+                         suggestions=item.suggestions or self.kb.settings.suggestions[:MAX_SUGGESTIONS])
+        return self._acknowledged(self.decide(candidates, a), a)
+
+    def _rank_in_context(self, a: Analysis) -> list[Candidate]:
+        """Rank alone, and for an elliptical follow-up also with the current topic; the merged reading must win
+        by evidence, and never by landing back on the topic itself or over a declared gap."""
+        alone = self.engine.rank(a, limit=MAX_OPTIONS + 2)
+        if not self.state.recent or not _is_elliptical(a.norm):
+            return alone
+        alone_top = alone[0] if alone else None
+        t = self.kb.settings.thresholds
+        if alone_top is not None and alone_top.entry.is_gap and alone_top.confidence >= t.clarify:
+            return alone
+        topic = self.kb.entry(self.state.recent[-1])
+        joined = self.engine.rank(self.engine.analyzer.analyze(f"{a.text} {topic.question}"), limit=MAX_OPTIONS + 2)
+        joined = [c for c in joined if c.entry.id != topic.id]
+        alone_conf = alone_top.confidence if alone_top else 0.0
+        if joined and joined[0].confidence >= alone_conf + CONTEXT_EVIDENCE and not joined[0].entry.is_gap:
+            return joined
+        return alone
+
+    def _several(self, a: Analysis) -> Reply | None:
+        """Several questions in one message: answer each part that matches, in one reply with a section each."""
+        parts = [p for p in (s.strip(" ,;") for s in _SPLIT.split(a.text) if s) if len(p.split()) >= 2]
+        if len(parts) < 2:
+            return None
+        t = self.kb.settings.thresholds
+        answered: list[Candidate] = []
+        for part in parts[:MAX_PARTS]:
+            ranked = self.engine.rank(self.engine.analyzer.analyze(part), limit=2)
+            if ranked and ranked[0].confidence >= t.answer and (
+                    len(ranked) < 2 or ranked[0].confidence - ranked[1].confidence >= t.margin / 2):
+                if all(c.entry.id != ranked[0].entry.id for c in answered):
+                    answered.append(ranked[0])
+        if len(answered) < 2:
+            return None
+        sections = [f"**{c.entry.question}**\n\n{c.entry.answer}" for c in answered]
+        kind = ReplyType.GAP if all(c.entry.is_gap for c in answered) else ReplyType.ANSWER
+        first = answered[0].entry
+        return Reply(kind, "\n\n".join(sections), entry=first.id, confidence=min(c.confidence for c in answered),
+                     suggestions=self._entry_questions(self._related(first.id)),
+                     parts=tuple(c.entry.id for c in answered))
+
+    # --- replies -------------------------------------------------------------------------------------
+
+    def _answer(self, entry_id: str, *, confidence: float, lead: str = "", asked_again: bool = False) -> Reply:
+        entry = self.kb.entry(entry_id)
+        if self.state.state is State.ANSWERED and self.state.recent[-1:] == [entry_id] and not asked_again:
+            # The same answer twice in a row reads as a bot that did not listen: say so, and offer what is next.
+            return Reply(ReplyType.ANSWER, self.kb.settings.repeat, entry=entry_id, confidence=confidence,
+                         suggestions=self._entry_questions(self._related(entry_id)))
         text = f"{lead}\n\n**{entry.question}**\n\n{entry.answer}" if lead else entry.answer
+        if entry.is_gap:
+            return Reply(ReplyType.GAP, text, entry=entry_id, confidence=confidence, suggestions=self._handoff())
+        return Reply(ReplyType.ANSWER, text, entry=entry_id, confidence=confidence,
+                     suggestions=self._entry_questions(self._related(entry_id)))
+
+    def _related(self, entry_id: str) -> list[str]:
+        entry = self.kb.entry(entry_id)
         shown = {entry_id, *self.state.recent[-2:]}
         related = [r for r in entry.related if r not in shown]
-        related += [r for r in entry.related if r in shown and r != entry_id]
-        return Reply(ReplyType.ANSWER, text, entry=entry_id, confidence=confidence,
-                     suggestions=self._entry_questions(related[:MAX_SUGGESTIONS]))
+        return (related + [r for r in entry.related if r in shown and r != entry_id])[:MAX_SUGGESTIONS]
+
+    def _clarify(self, options: Sequence[Candidate]) -> Reply:
+        listed = "\n".join(f"{i}. {c.entry.question}" for i, c in enumerate(options, 1))
+        return Reply(ReplyType.CLARIFY, f"{self.kb.settings.clarify}\n\n{listed}", confidence=options[0].confidence,
+                     options=tuple(Option(c.entry.id, c.entry.question) for c in options))
 
     def _more(self) -> Reply:
         """Continue with a related entry not yet shown, so the reply never repeats the last one."""
-        current = self.bot.kb.entry(self.state.recent[-1])
+        current = self.kb.entry(self.state.recent[-1])
         seen = set(self.state.recent)
         pool = [r for r in current.related if r not in seen]
         if not pool:
-            pool = [e.id for e in self.bot.kb.entries if e.topic == current.topic and e.id not in seen]
+            pool = [e.id for e in self.kb.entries if e.topic == current.topic and e.id not in seen and not e.is_gap]
         if not pool:
-            pool = [r for r in current.related if r != current.id]
-        if not pool:
-            return self._fallback()
-        return self._answer(pool[0], confidence=1.0, lead=self.bot.kb.settings.more)
+            return self._fallback(None, ())
+        return self._answer(pool[0], confidence=1.0, lead=self.kb.settings.more)
 
-    def _fallback(self) -> Reply:
-        s = self.bot.kb.settings
-        return Reply(ReplyType.FALLBACK, s.fallback, suggestions=s.suggestions[:MAX_SUGGESTIONS])
+    def _fallback(self, a: Analysis | None, ranked: Sequence[Candidate]) -> Reply:
+        """A short, varied decline that points at what the bot can answer, starting from the words it knew."""
+        s = self.kb.settings
+        variants = s.fallbacks or (s.fallback,)
+        seed = zlib.crc32(a.norm.encode()) if a is not None else 0
+        text = variants[(seed + self.state.misses) % len(variants)]
+        self.state.misses += 1
+        hints = [c.entry.question for c in ranked if c.confidence >= HINT_FLOOR and not c.entry.is_gap]
+        suggestions = tuple(dict.fromkeys([*hints, *s.suggestions]))[:MAX_SUGGESTIONS]
+        if self.state.crisis:
+            # After a crisis turn: no booking pitch, only the way back to the resources (added by the caller).
+            handoff = set(self._handoff())
+            return Reply(ReplyType.FALLBACK, text, suggestions=tuple(q for q in suggestions if q not in handoff))
+        if s.contact and s.fallbacks:
+            text = f"{text}\n\n{s.contact}"
+        return Reply(ReplyType.FALLBACK, text, suggestions=suggestions)
 
-    def _picked_option(self, norm: str) -> str | None:
+    def _with_concern(self, reply: Reply) -> Reply:
+        """Distress without imminent danger: the crisis line first, then whatever the question gets."""
+        line = self.kb.settings.safety.concern
+        return replace(reply, type=ReplyType.CONCERN, text=f"{line}\n\n{reply.text}") if line else reply
+
+    def _with_reminder(self, reply: Reply) -> Reply:
+        reminder = self.kb.settings.safety.reminder
+        if not self.state.crisis or reply.type is ReplyType.CRISIS or not reminder:
+            return reply
+        return replace(reply, text=f"{reply.text}\n\n{reminder}")
+
+    def _acknowledged(self, reply: Reply, a: Analysis) -> Reply:
+        acks = self.kb.settings.acknowledgements
+        if not acks or reply.type not in (ReplyType.ANSWER, ReplyType.GAP) or not _is_story(a.norm):
+            return reply
+        ack = acks[zlib.crc32(a.norm.encode()) % len(acks)]
+        return replace(reply, text=f"{ack}\n\n{reply.text}")
+
+    def _picked_option(self, a: Analysis) -> str | None:
         """A pick among the offered options: by number or ordinal, or by retyping the option's question."""
-        if self.state.state is not State.CLARIFYING or not self.state.options:
+        if self.state.state is not State.CLARIFYING:
             return None
         options = self.state.options
         for entry_id in options:
-            if normalize(self.bot.kb.entry(entry_id).question) == norm or entry_id == norm:
+            if self.engine.analyzer.analyze(self.kb.entry(entry_id).question).norm == a.norm or entry_id == a.norm:
                 return entry_id
-        m = _PICK.match(norm)
+        m = _PICK.match(a.norm)
         if m and m.group(1) in _ORDINALS:
             i = _ORDINALS[m.group(1)]
             if -len(options) <= i < len(options):
                 return options[i]
         return None
 
-    def _remember(self, reply: Reply) -> None:
+    def _remember(self, reply: Reply) -> Reply:
         st = self.state
-        st.turns += 1
-        st.last_text = reply.text
         if reply.type is ReplyType.CLARIFY:
-            st.state, st.options = State.CLARIFYING, [o.entry for o in reply.options]
-            return
-        st.options = []
-        if reply.type is ReplyType.ANSWER and reply.entry:
-            st.state = State.ANSWERED
-            st.recent = [e for e in st.recent if e != reply.entry][-(MAX_RECENT - 1):] + [reply.entry]
-        elif reply.type is ReplyType.CRISIS:
-            st.state = State.IDLE
+            st.enter(State.CLARIFYING, options=[o.entry for o in reply.options])
+        elif reply.entry and self.kb.has(reply.entry) and reply.type in (
+                ReplyType.ANSWER, ReplyType.GAP, ReplyType.CONCERN):
+            for part in reply.parts[:-1]:
+                st.enter(State.ANSWERED, answered=part)
+            st.enter(State.ANSWERED, answered=reply.parts[-1] if reply.parts else reply.entry)
+        else:
+            # Anything else (a miss, small talk, a crisis or a referral) shows no answer: the topic stays in
+            # ``recent`` for follow-ups, and the options of a clarification are gone.
+            st.enter(State.IDLE)
+        return reply
+
+    def _handoff(self) -> tuple[str, ...]:
+        return self._entry_questions(self.kb.settings.handoff[:MAX_SUGGESTIONS])
 
     def _entry_questions(self, ids: Sequence[str]) -> tuple[str, ...]:
-        return tuple(self.bot.kb.entry(i).question for i in ids if self.bot.kb.has(i))
-
-    def _contact_ids(self) -> list[str]:
-        return [e.id for e in self.bot.kb.entries if e.topic == "contact"][:MAX_SUGGESTIONS]
+        return tuple(self.kb.entry(i).question for i in ids if self.kb.has(i))
 
 
 def _is_elliptical(norm: str) -> bool:
@@ -228,3 +355,8 @@ def _is_elliptical(norm: str) -> bool:
     if any(norm == lead or norm.startswith(lead + " ") for lead in _ELLIPSIS_LEADS):
         return True
     return len(content) <= 3 and any(w in _ANAPHORA for w in words)
+
+
+def _is_story(norm: str) -> bool:
+    """Someone close is named, or the visitor tells of themselves at some length."""
+    return bool(_RELATIVE.search(norm)) or (len(norm.split()) >= STORY_WORDS and bool(_FIRST_PERSON.search(norm)))

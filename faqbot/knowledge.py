@@ -15,15 +15,19 @@ import yaml
 
 from .exceptions import KnowledgeError, KnowledgeErrors
 from .models import Entry, Safety, Settings, SmallTalk, Thresholds
+from .safety import Lexicon
 from .text import normalize
 
 TEST_FILE_PREFIX = "tests"
-_TOP_KEYS = ("settings", "synonyms", "entries", "smalltalk")
+_TOP_KEYS = ("settings", "synonyms", "entries", "smalltalk", "risk")
+_RISK_KEYS = tuple(f.name for f in dataclasses.fields(Lexicon))
 _ENTRY_KEYS = ("id", "question", "answer", "phrasings", "topic", "related", "keywords", "source",
-               "owner", "reviewed")
+               "owner", "reviewed", "kind")
+ENTRY_KINDS = ("answer", "gap")
 _SMALLTALK_KEYS = ("id", "phrasings", "answer", "suggestions")
-_SETTINGS_KEYS = ("name", "greeting", "fallback", "clarify", "more", "suggestions", "thresholds", "safety",
-                  "review_max_age_days", "version")
+_SETTINGS_TEXTS = ("name", "greeting", "fallback", "clarify", "more", "version", "contact", "repeat")
+_SETTINGS_LISTS = ("suggestions", "fallbacks", "handoff", "acknowledgements")
+_SETTINGS_KEYS = (*_SETTINGS_TEXTS, *_SETTINGS_LISTS, "thresholds", "safety", "review_max_age_days")
 _THRESHOLD_KEYS = tuple(f.name for f in dataclasses.fields(Thresholds))
 _SAFETY_KEYS = tuple(f.name for f in dataclasses.fields(Safety))
 
@@ -46,6 +50,7 @@ class KnowledgeBase:
     synonyms: Mapping[tuple[str, ...], str] = field(default_factory=dict)
     path: str = ""
     version: str = ""
+    risk: Lexicon = field(default_factory=Lexicon)  # the deployment's risk vocabulary (drugs, conditions, ...)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_by_id", {e.id: e for e in self.entries})
@@ -60,7 +65,8 @@ class KnowledgeBase:
 
     @classmethod
     def from_entries(cls, entries: Iterable[Entry | Mapping[str, Any]], *, settings: Settings | None = None,
-                     synonyms: Mapping[str, Sequence[str]] | None = None) -> KnowledgeBase:
+                     synonyms: Mapping[str, Sequence[str]] | None = None,
+                     risk: Lexicon | None = None) -> KnowledgeBase:
         """Build a KB from Python objects, without YAML files (apps and benchmarks feed their own data)."""
         built = tuple(e if isinstance(e, Entry) else _entry_from_mapping(e) for e in entries)
         seen: set[str] = set()
@@ -70,7 +76,7 @@ class KnowledgeBase:
             seen.add(e.id)
         digest = hashlib.sha256("\n".join(f"{e.id}\t{'|'.join(e.texts)}" for e in built).encode()).hexdigest()
         return cls(entries=built, settings=settings or Settings(), synonyms=_synonym_table(synonyms or {}),
-                   version=digest[:12])
+                   version=digest[:12], risk=risk or Lexicon())
 
 
 def _entry_from_mapping(m: Mapping[str, Any]) -> Entry:
@@ -78,7 +84,7 @@ def _entry_from_mapping(m: Mapping[str, Any]) -> Entry:
         return tuple(str(x) for x in m.get(key, ()) or ())
     return Entry(id=str(m["id"]), question=str(m.get("question") or (tup("phrasings") or (m["id"],))[0]),
                  answer=str(m.get("answer", "")), phrasings=tup("phrasings"), topic=str(m.get("topic", "")),
-                 related=tup("related"), keywords=tup("keywords"))
+                 related=tup("related"), keywords=tup("keywords"), kind=str(m.get("kind", "answer")))
 
 
 def _synonym_table(raw: Mapping[str, Sequence[str]]) -> dict[tuple[str, ...], str]:
@@ -214,11 +220,12 @@ def _settings(m: Any, file: str, errs: _Collector) -> Settings:
         return Settings()
     _check_keys(m, _SETTINGS_KEYS, "settings", file, errs)
     kwargs: dict[str, Any] = {}
-    for key in ("name", "greeting", "fallback", "clarify", "more", "version"):
+    for key in _SETTINGS_TEXTS:
         if key in m:
             kwargs[key] = _text(m, key, "settings", file, errs, required=True)
-    if "suggestions" in m:
-        kwargs["suggestions"] = _texts(m, "suggestions", "settings", file, errs)
+    for key in _SETTINGS_LISTS:
+        if key in m:
+            kwargs[key] = _texts(m, key, "settings", file, errs)
     if "review_max_age_days" in m:
         value = m["review_max_age_days"]
         if not isinstance(value, int) or value <= 0:
@@ -261,6 +268,10 @@ def _entry(m: Any, file: str, errs: _Collector) -> Entry | None:
     question = _text(m, "question", what, file, errs, required=True)
     answer = _text(m, "answer", what, file, errs, required=True)
     reviewed = _text(m, "reviewed", what, file, errs)
+    kind = _text(m, "kind", what, file, errs) or "answer"
+    if kind not in ENTRY_KINDS:
+        errs.add(f"{what}: 'kind' must be one of {', '.join(ENTRY_KINDS)} (a gap is a topic answered only by "
+                 "your team)", file, _line(m, "kind"), "kind")
     if reviewed:
         try:
             dt.date.fromisoformat(reviewed)
@@ -270,7 +281,7 @@ def _entry(m: Any, file: str, errs: _Collector) -> Entry | None:
                   phrasings=_texts(m, "phrasings", what, file, errs), topic=_text(m, "topic", what, file, errs),
                   related=_texts(m, "related", what, file, errs), keywords=_texts(m, "keywords", what, file, errs),
                   source=_text(m, "source", what, file, errs), owner=_text(m, "owner", what, file, errs),
-                  reviewed=reviewed, file=file, line=m.line)
+                  reviewed=reviewed, file=file, line=m.line, kind=kind)
     return entry if len(errs.errors) == before else None
 
 
@@ -312,6 +323,7 @@ def load(path: str | Path | None = None) -> KnowledgeBase:
     entries: list[Entry] = []
     smalltalk: list[SmallTalk] = []
     raw_synonyms: dict[str, list[str]] = {}
+    risk: dict[str, tuple[str, ...]] = {}
     digest = hashlib.sha256()
     for file_path in files:
         digest.update(file_path.read_bytes())
@@ -342,6 +354,14 @@ def load(path: str | Path | None = None) -> KnowledgeBase:
                 parsed = parse(item, file, errs)
                 if parsed is not None:
                     bucket.append(parsed)  # type: ignore[arg-type]
+        if "risk" in doc:
+            section = doc["risk"]
+            if not isinstance(section, _Map):
+                errs.add("'risk' must map " + ", ".join(_RISK_KEYS) + " to lists of words", file, _line(doc, "risk"))
+            else:
+                _check_keys(section, _RISK_KEYS, "risk", file, errs)
+                for key in _RISK_KEYS:
+                    risk[key] = (*risk.get(key, ()), *_texts(section, key, "risk", file, errs))
         if "synonyms" in doc:
             syn = doc["synonyms"]
             if not isinstance(syn, _Map):
@@ -350,6 +370,12 @@ def load(path: str | Path | None = None) -> KnowledgeBase:
                 for term in syn:
                     raw_synonyms.setdefault(str(term), []).extend(_texts(syn, term, f"synonyms '{term}'", file, errs))
     _cross_check(entries, smalltalk, errs)
+    ids = {e.id for e in entries}
+    for handoff in (settings.handoff if settings else ()):
+        if handoff not in ids:
+            close = difflib.get_close_matches(handoff, list(ids), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            errs.add(f"settings: 'handoff' names '{handoff}', which is no entry{hint}", "", None, "handoff")
     if not entries and not errs.errors:
         errs.add("no entries found; add an 'entries:' list to one of the files", str(root), None, "entries")
     if errs.errors:
@@ -357,7 +383,7 @@ def load(path: str | Path | None = None) -> KnowledgeBase:
     settings = settings or Settings()
     version = settings.version or digest.hexdigest()[:12]
     return KnowledgeBase(entries=tuple(entries), settings=settings, smalltalk=tuple(smalltalk),
-                         synonyms=_synonym_table(raw_synonyms), path=str(root), version=version)
+                         synonyms=_synonym_table(raw_synonyms), path=str(root), version=version, risk=Lexicon(**risk))
 
 
 def _cross_check(entries: list[Entry], smalltalk: list[SmallTalk], errs: _Collector) -> None:

@@ -41,7 +41,7 @@ def lint(bot: Bot, *, today: dt.date | None = None) -> list[Finding]:
         if not e.source:
             findings.append(Finding(e.id, where, "no 'source': quote the source sentences the answer rests on"))
         for text in e.texts:
-            reply = bot.conversation()._decide(bot.engine.rank(text, limit=5))
+            reply = bot.conversation().decide(bot.engine.rank(text, limit=5))
             if reply.type is ReplyType.ANSWER and reply.entry == e.id:
                 continue
             if reply.type is ReplyType.ANSWER:

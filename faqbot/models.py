@@ -17,6 +17,8 @@ class ReplyType(str, enum.Enum):
     SMALLTALK = "smalltalk"
     CRISIS = "crisis"
     REFERRAL = "referral"
+    GAP = "gap"  # a topic the KB declares it does not answer in chat (cost, hours, ...)
+    CONCERN = "concern"  # distress without imminent danger: the answer, with the crisis line attached
 
     def __str__(self) -> str:
         return self.value
@@ -24,7 +26,7 @@ class ReplyType(str, enum.Enum):
 
 @dataclass(frozen=True)
 class Entry:
-    """One curated question and its answer."""
+    """One curated question and its answer; a ``gap`` entry is a topic answered only by the team, not here."""
 
     id: str
     question: str
@@ -38,6 +40,11 @@ class Entry:
     reviewed: str = ""
     file: str = ""
     line: int = 0
+    kind: str = "answer"  # or "gap"
+
+    @property
+    def is_gap(self) -> bool:
+        return self.kind == "gap"
 
     @property
     def texts(self) -> tuple[str, ...]:
@@ -57,11 +64,12 @@ class SmallTalk:
 
 @dataclass(frozen=True)
 class Thresholds:
-    """Decision thresholds on calibrated confidence."""
+    """Decision thresholds on calibrated confidence (defaults chosen on the default KB's visitor dev split with
+    ``python -m bench thresholds``)."""
 
-    answer: float = 0.40
-    clarify: float = 0.35
-    margin: float = 0.15
+    answer: float = 0.30
+    clarify: float = 0.25
+    margin: float = 0.20
 
 
 @dataclass(frozen=True)
@@ -70,6 +78,9 @@ class Safety:
 
     crisis: str = ""
     referral: str = ""
+    concern: str = ""  # attached to an answer when a message shows distress without imminent danger
+    reminder: str = ""  # kept under every reply after a crisis turn: the way back to the resources
+    crisis_es: str = ""  # the crisis reply for messages in Spanish
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,11 @@ class Settings:
     clarify: str = "Did you mean one of these?"
     more: str = "Here is more on a related question:"
     suggestions: tuple[str, ...] = ()
+    fallbacks: tuple[str, ...] = ()  # short variants, used in turn; ``fallback`` when there are none
+    contact: str = ""  # one line with the team's contact details, under fallbacks and gaps
+    handoff: tuple[str, ...] = ()  # entry ids offered after a referral, a gap or a miss (booking, phone, ...)
+    acknowledgements: tuple[str, ...] = ()  # said before the answer when a visitor shares a personal story
+    repeat: str = "That is what I answered just above. Is there something else you'd like to know?"
     thresholds: Thresholds = field(default_factory=Thresholds)
     safety: Safety = field(default_factory=Safety)
     review_max_age_days: int = 365
@@ -95,6 +111,8 @@ class Why:
     terms: tuple[str, ...] = ()
     phrasing: str = ""
     parts: tuple[tuple[str, float], ...] = ()
+    meaning: str = ""  # the entry's text nearest in meaning (encoder on), and its cosine similarity
+    similarity: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -114,6 +132,8 @@ class Candidate:
             "confidence": round(self.confidence, 4),
             "terms": list(self.why.terms),
             "phrasing": self.why.phrasing,
+            "meaning": {"text": self.why.meaning, "similarity": round(self.why.similarity, 4)}
+            if self.why.meaning else None,
             "parts": {k: round(v, 4) for k, v in self.why.parts},
         }
 
@@ -129,7 +149,7 @@ class Option:
         return {"entry": self.entry, "text": self.text}
 
 
-REPLY_FIELDS = ("type", "text", "entry", "confidence", "suggestions", "options")
+REPLY_FIELDS = ("type", "text", "entry", "confidence", "suggestions", "options", "parts")
 
 
 @dataclass(frozen=True)
@@ -142,6 +162,7 @@ class Reply:
     confidence: float = 0.0
     suggestions: tuple[str, ...] = ()
     options: tuple[Option, ...] = ()
+    parts: tuple[str, ...] = ()  # the entries answered, in order, when one message asked several questions
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape clients rely on: exactly ``REPLY_FIELDS``."""
@@ -152,6 +173,7 @@ class Reply:
             "confidence": round(self.confidence, 4),
             "suggestions": list(self.suggestions),
             "options": [o.to_dict() for o in self.options],
+            "parts": list(self.parts),
         }
 
     def to_json(self) -> str:

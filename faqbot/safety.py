@@ -1,16 +1,30 @@
-"""Crisis and medical-advice detection: checked on every turn, before retrieval, so danger is never ranked."""
+"""Risk triage, checked on every turn before retrieval so danger is never ranked: crisis, concern, referral.
+
+Two kinds of evidence, recall first. High-precision rules catch direct statements in English (intent, method,
+overdose, emergencies) and the medical questions a clinician must answer; a classifier on the message's sentence
+vector (``faqbot.classifier``) catches what no keyword list foresees. Drug names, conditions and crisis phrases in
+other languages are the deployment's data (the ``risk:`` section of the knowledge base), and so are the reply
+texts (``settings.safety``): another clinic ships its own without editing this module.
+"""
 
 from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
 from .text import fold, normalize
+
+if TYPE_CHECKING:
+    from .analysis import Analysis
+    from .classifier import RiskClassifier
+    from .models import Safety
 
 
 class Risk(str, enum.Enum):
@@ -19,6 +33,7 @@ class Risk(str, enum.Enum):
     NONE = "none"
     CRISIS = "crisis"
     REFERRAL = "referral"
+    CONCERN = "concern"  # distress or possible risk without imminent danger: answer, with the crisis line
 
 
 @dataclass(frozen=True)
@@ -99,15 +114,6 @@ _SELF_ACT = (r"(?:kill|killing|hurt|hurting|harm|harming|cut|cutting|shoot|shoot
 _OTHER = r"(?:my|our|a|the|this) (?:\w+ )?\w+|he|she|they|someone|somebody|him|her"
 _NOT = r"(?:not|barely|hardly|never|stopped|stop|struggling to|trouble|hard to)"
 
-# Anything a visitor might combine with ketamine; "drink coffee" is not drinking.
-_DRUG = (r"(?:alcohol|drinks?(?! (?:coffee|water|tea|juice|soda|milk|fluids))|drinking|beers?|wine|liquor|booze"
-         r"|shots|weed|marijuana|cannabis|thc|edibles|pot|xanax|valium|klonopin|ativan|benzos?|benzodiazepines?"
-         r"|suboxone|subutex|buprenorphine|methadone"
-         r"|naltrexone|vivitrol|antabuse|antidepressants?|ssris?|snris?|maois?|zoloft|lexapro|prozac|paxil"
-         r"|wellbutrin|effexor|cymbalta|celexa|lithium|lamictal|seroquel|abilify|adderall|ritalin|vyvanse"
-         r"|meds|medications?|medicines?|pills|prescriptions?|opioids?|painkillers|oxy\w*|fentanyl|heroin"
-         r"|cocaine|coke|meth|mdma|molly|shrooms|psilocybin|lsd|kratom|gabapentin|ambien|tramadol"
-         r"|blood thinners?|insulin|birth control|sleeping pills|tylenol|advil|ibuprofen|acetaminophen|aspirin)")
 _TO_DIE = r"(?:die|be dead|not (?:be alive|exist|wake up)|end (?:it|things|everything|my life|it all))"
 _PEOPLE = r"(?:someone|somebody|him|her|them|people|everyone|my (?:wife|husband|partner|kids?|family|mom|dad))"
 _THEY = (r"(?:he|she|they|my (?:\w+ )?(?:friend|brother|sister|son|daughter|mom|mother|dad|father|wife|husband"
@@ -133,48 +139,6 @@ _DIRECT = _rules(
                        r" (?:die|overdose|kill)\b"),
 )
 # Situational: states and events; talk about them in general, in a hypothetical or long ago is not an emergency.
-_SITUATIONAL = _rules(
-    ("suicide", rf"(?<!not )(?<!never )\b{_WANT}s? to {_TO_DIE}\b|\bwish i (?:was|were) dead\b"
-                r"|\b(?:better|happier) (?:off )?(?:dead|without me|if i (?:was|were) (?:dead|gone|not here))\b"
-                r"|\bnot want to (?:live|be alive|be here|exist|wake up|go on)\b|\bnever wake up\b"
-                r"|\bno (?:reason|point|will) (?:to|in) (?:live|living|keep living|go on|going on)\b"
-                r"|\blife is not worth (?:living|it)\b|\bwant (?:it all|everything|it) to (?:end|stop)\b"
-                r"|\bdone with (?:life|living)\b|\bgiv(?:e|ing) up on (?:life|living|everything)\b"
-                r"|\b(?:not (?:see|find) (?:the|any)|(?:see|find) no) point (?:anymore|in living|in life)\b"
-                r"|\bcan not (?:live|go on|do this|take (?:it|this))(?: like this)? anymore\b"),
-    ("suicide", r"\b(?:i am|i feel|feeling|been|i have been|getting|i get|i keep|keep|is|are) (?:so |really |very )?"
-                r"suicidal\b|\b(?:thinking|think|thoughts|thought) (?:about|of) (?:suicide|dying|(?:killing|ending"
-                r"|hurting|taking) (?:myself|it|my))|\bsuicidal (?:thoughts|again|tonight|right now)\b"
-                r"|\bsuicide is the\b|\b(?:having|have|been having|getting|get) (?:really |some |these |such )?dark"
-                r" thoughts\b"),
-    ("suicide", rf"\b{_THEY}(?: \w+){{0,5}} {_SELF_ACT} {_SELVES}\b"),
-    ("distress", r"\b(?:i )?(?:hate|hating) my (?:life|self)\b|\bi hate myself\b|\bnothing matters anymore\b"
-                 r"|\bnothing (?:even )?matters to me\b|^(?:i )?need (?:some )?help (?:right )?now$"
-                 r"|^(?:please )?help me (?:right )?now$"),
-    ("harm-others", rf"\b{_WANT} to (?:hurt|kill|shoot|stab) {_PEOPLE}\b"),
-    ("self-harm", rf"\b{_ME} (?:cut|cutting|burned|burning) (?:again|tonight|my (?:wrists?|arms?|legs?|thighs?|skin))"
-                  r"|\b(?:been|keep|started|start) (?:cutting|selfharming)\b|\b(?:to|been|keep|i) selfharm"),
-    ("overdose-now", rf"\b{_ME} (?:overdosed|overdosing)\b|\boverdosing (?:right )?now\b|^(?:overdosing|overdosed)$"
-                     rf"|\b{_WANT} to overdose\b|\b(?:{_OTHER}|i) (?:just |has |have )?overdosed\b"
-                     rf"|\b(?:{_OTHER}) (?:is )?overdosing\b|\boverdose on purpose\b"),
-    ("overdose-now", r"\b(?:took|taken|swallowed|used|did|done|snorted|shot|injected|drank) (?:way )?too"
-                     r" (?:much|many)\b"
-                     rf"|\b(?:took|taken|swallowed|ate|had|used|did|snorted|drank|going to take) (?:way too much"
-                     rf"|too much|too many|a lot|a bunch|a bottle|a handful|all|every|the whole bottle|a whole bottle"
-                     rf"|[5-9]|\d\d)"
-                     rf"\b(?: \w+){{0,3}} (?:{_DRUG}|pill|tablets|xans|bars|percs|ketamine|ket)\b"
-                     r"|\bswallowed (?:a|the|my|an entire|a whole)(?: \w+){0,2} (?:bottle|pack|box|handful)\b"),
-    ("not-breathing", rf"\b{_NOT} (?:breathe|breathing)\b|\bcan not breathe\b|\bwill not breathe\b"
-                      r"|\b(?:idk|not know|not sure|can not tell) if(?: \w+){0,6} (?:breathing|alive)\b"),
-    ("unresponsive", r"\b(?:unresponsive|unconscious|passed out|collapsed|blacked out|turning blue|lips are blue"
-                     r"|is blue|not moving|not responding|foaming at)\b"
-                     r"|\b(?:will not|can not|does not|not|cannot|is not) (?:wake|waking|wake him|wake her) ?up\b"
-                     r"|\b(?:will not|does not|is not) (?:respond|responding)\b"),
-    ("medical", r"\b(?:having|has|had|is having|in) a seizure\b|\bseizing\b|\bconvulsing\b|\bheart attack\b"
-                r"|\bchest (?:pain|hurts|is hurting|is tight|pains)\b|\bheart is (?:racing|pounding)\b"
-                r"|\b(?:this is an|medical|it is an) emergency\b|\bcall (?:911|an ambulance)\b"
-                r"|\b(?:bleeding|blood) (?:a lot|everywhere|will not stop|badly)\b"),
-)
 _HYPOTHETICAL = re.compile(r"\b(?:what if|what happens if|if someone|if somebody|if you|if a|if people|in case|"
                            r"if anyone|if they|if he|if she|in the event)\b")
 _QUESTION = re.compile(r"^(?:so |and |but |ok |okay )?(?:is|are|does|do|did|can|could|will|would|how|what|why|when"
@@ -203,74 +167,211 @@ def _fires(rules: tuple[tuple[str, re.Pattern[str]], ...], norm: str) -> str:
     return ""
 
 
-def _crisis(norm: str) -> str:
-    """The crisis rule that fires, unless the message talks about danger rather than being in it."""
-    if _PAST.search(norm) and not _NOW.search(norm):
-        return ""
+# Clause boundaries: a past or hypothetical word vetoes only the clause it stands in.
+_CLAUSES = re.compile(r"[.!?;\n]+|,\s*(?=but\b|and now\b|now\b|so\b)|\s+(?=but\b|and now\b|except now\b)")
+
+
+def _crisis(text: str, situational: tuple[tuple[str, re.Pattern[str]], ...]) -> str:
+    """The crisis rule that fires. Direct intent is never vetoed; a situational rule is, in its own clause only,
+    when that clause talks about danger in the past, in a hypothetical or as a general question."""
+    norm = _prepare(text)
     label = _fires(_DIRECT, norm)
-    if label or _NOW.search(norm):
-        return label or _fires(_SITUATIONAL, norm)
-    if _HYPOTHETICAL.search(norm) or (_QUESTION.search(norm) and not _CONCRETE.search(norm)):
-        return ""
-    return _fires(_SITUATIONAL, norm)
+    if label:
+        return label
+    for clause in (_prepare(c) for c in _CLAUSES.split(fold(text))):
+        if not clause:
+            continue
+        now = _NOW.search(clause) or _NOW.search(norm)
+        if _PAST.search(clause) and not now:
+            continue
+        if not now and (_HYPOTHETICAL.search(clause) or (_QUESTION.search(clause) and not _CONCRETE.search(clause))):
+            continue
+        label = _fires(situational, clause)
+        if label:
+            return label
+    return ""
 
 
 # --- referral ------------------------------------------------------------------------------------------
-_RX = (r"(?:meds|medications?|medicines?|prescriptions?|methadone|suboxone|subutex|buprenorphine|naltrexone"
-       r"|vivitrol|antidepressants?|ssris?|zoloft|lexapro|prozac|paxil|wellbutrin|effexor|cymbalta|celexa"
-       r"|lithium|lamictal|seroquel|abilify|adderall|ritalin|vyvanse|xanax|klonopin|benzos?|insulin)")
 _MIX = (r"(?:mix|mixing|mixed|combine|combining|interact|interacts|interaction|interactions|mess with|messes with"
         r"|react with|reacts with|clash with|affect my)")
 _BOOZE = r"(?:drink(?! (?:coffee|water|tea|juice|soda|milk|fluids))|smoke|get (?:drunk|high))"
 _ASK = (r"(?:can i|could i|should i|may i|am i allowed to|is it (?:ok|okay|safe|fine|alright|bad|dangerous"
         r"|risky)(?: for me)? to|will it be (?:ok|okay|safe) to|how (?:long|soon) (?:before|after|until) (?:i )?can i)")
-# Medical conditions that change whether the treatment is safe; "i have a heart condition" needs a clinician.
-_CONDITION = (r"(?:heart (?:condition|problems?|disease|issues?|murmur)|arrhythmia|blood pressure|hypertension"
-              r"|bipolar|schizophreni\w*|psychosis|psychotic|epilepsy|seizures|glaucoma"
-              r"|liver (?:disease|problems?|damage)"
-              r"|cirrhosis|kidney (?:disease|problems?)|bladder (?:problems?|issues?)|diabetes|asthma|copd|stroke"
-              r"|aneurysm|thyroid|medical condition|pacemaker|hallucinations|heart attack)")
 _STOP = (r"(?:(?:stop|stopping|quit|quitting|come off|coming off|get off|getting off|go off|taper|tapering|wean"
          r"|weaning|reduce|reducing|lower|lowering|cut down on|skip|skipping|keep taking|continue|continue taking"
          r"|stay on)(?: taking| using)? (?:the |all my |my )?"
          r"|(?:switch|switching|change|changing|replace|replacing|swap)(?: \w+){0,3} (?:from |off )?my )")
 
-_REFERRAL = _rules(
-    ("pregnancy", r"\b(?:pregnant|pregnancy|breastfeeding|breast feeding|lactating|trying to conceive"
-                  r"|(?:i am|while|if i am|when) nursing)\b"),
-    ("stop-medication", rf"\b{_STOP}{_RX}\b|\bswitch(?:ing)? (?:\w+ ){{0,3}}from (?:my )?{_RX}\b"),
-    ("dose", r"\bhow much(?: \w+){0,3} (?:should|do|can|would|could|will|must) i (?:take|use|do|get|need|have"
-             r"|start)\b|\bhow many (?:mg|milligrams?|ml|mcg|micrograms?|units|pills|doses|tablets|sprays|bumps)\b"
-             r"|\b(?:dose|dosage|dosing|mg|milligrams?|microdose|microdosing)(?: \w+){0,8} (?:i|me|my)\b"
-             r"|\b(?:i|me|my)(?: \w+){0,8} (?:dose|dosage|dosing|microdose|microdosing)\b"
-             r"|\b(?:max|maximum|minimum|typical|usual|normal|starting|standard|right|correct|safe|what)"
-             r" (?:dose|dosage)\b"
-             rf"|\b{_ASK} (?:\w+ ){{0,2}}(?:take|use|do|have|get) (?:more|extra|less|another|a second|a bigger"
-             r"|a smaller|a higher|a lower)\b"),
-    ("interaction", rf"\b{_MIX}(?: \w+){{0,8}} {_DRUG}\b|\b{_DRUG}(?: \w+){{0,8}} {_MIX}\b"),
-    ("interaction", rf"(?=(?:\w+ ){{0,12}}{_DRUG}\b)\b{_ASK} (?:\w+ ){{0,3}}(?:{_BOOZE}|have|take|use|do|be on"
-                    rf"|keep taking|get|still take)\b(?: \w+){{0,6}} (?:with|after|before|while|during|on|and)\b"),
-    ("interaction", rf"\b{_ASK} (?:\w+ ){{0,2}}(?:{_BOOZE}|use {_DRUG}|take {_DRUG}|take (?:it|ketamine) with"
-                    rf"|take my {_RX})\b|\bi (?:am on|am taking|take|use|have been on|have been taking) (?:\w+ )?"
-                    rf"{_DRUG}(?: \w+){{0,8}} (?:can|could|should|is it|is that|is this|ok|okay|safe|problem)\b"
-                    rf"|\b(?:if|when|while|since) i am (?:on|taking) (?:\w+ )?{_DRUG}\b"),
-    ("eligibility", r"\b(?:am|would|do|could) i (?:be )?(?:a |an )?(?:good |right |suitable |ideal )?(?:candidate"
-                    r"|eligible|fit|qualified|qualify)\b"
-                    r"|\b(?:safe|ok|okay|dangerous|risky) for (?:me|someone like me)\b"
-                    r"|\bcan i qualify\b"),
-    ("eligibility", rf"\b(?:i|i have|i have got|i got|i suffer from|i was diagnosed with|i am diagnosed with"
-                    rf"|i have been diagnosed with|i have had|i had)\b(?: \w+){{0,3}} {_CONDITION}\b"
-                    rf"|\bmy {_CONDITION}\b"),
-)
+
+# Generic words for something taken; "drink coffee" is not drinking. Named drugs come from the KB's lexicon.
+_TAKEN = r"drinks?(?! (?:coffee|water|tea|juice|soda|milk|fluids))|drinking|meds|medications?|medicines?|pills|prescriptions?"
+_NEVER = r"(?!x)x"  # an alternation with nothing in it matches nothing
 
 
-def assess(text: str) -> Verdict:
-    """Classify one visitor message; a crisis wins over a referral, which wins over an ordinary question."""
-    norm = _prepare(text)
-    crisis = _crisis(norm) if norm else ""
-    if crisis:
-        return Verdict(Risk.CRISIS, crisis)
-    for reason, pattern in _REFERRAL:
-        if pattern.search(norm):
-            return Verdict(Risk.REFERRAL, reason)
-    return Verdict(Risk.NONE)
+def _alternation(words: Sequence[str], *generic: str) -> str:
+    parts = [*generic, *(re.escape(fold(w).strip()) for w in words if w.strip())]
+    return "(?:" + ("|".join(parts) or _NEVER) + ")"
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """A deployment's risk vocabulary: its own treatment's names, what else can be taken or mixed with it,
+    prescriptions, conditions that change whether it is safe, and crisis phrases in any language."""
+
+    treatment: tuple[str, ...] = ()
+    drugs: tuple[str, ...] = ()
+    prescriptions: tuple[str, ...] = ()
+    conditions: tuple[str, ...] = ()
+    crisis_phrases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Rules:
+    situational: tuple[tuple[str, re.Pattern[str]], ...]
+    referral: tuple[tuple[str, re.Pattern[str]], ...]
+    phrases: re.Pattern[str] | None = None
+
+
+@lru_cache(maxsize=16)
+def compile_rules(lexicon: Lexicon) -> Rules:
+    """The rules that name drugs and conditions, compiled once per lexicon."""
+    _DRUG = _alternation(lexicon.drugs, _TAKEN)
+    _RX = _alternation(lexicon.prescriptions, r"meds|medications?|medicines?|prescriptions?")
+    _CONDITION = _alternation(lexicon.conditions, r"medical condition")
+    _OURS = _alternation(lexicon.treatment, r"the treatment")
+    _SITUATIONAL = _rules(
+        ("suicide", rf"(?<!not )(?<!never )\b{_WANT}s? to {_TO_DIE}\b|\bwish i (?:was|were) dead\b"
+                    r"|\b(?:better|happier) (?:off )?(?:dead|without me|if i (?:was|were) (?:dead|gone|not here))\b"
+                    r"|\bnot want to (?:live|be alive|be here|exist|wake up|go on)\b|\bnever wake up\b"
+                    r"|\bno (?:reason|point|will) (?:to|in) (?:live|living|keep living|go on|going on)\b"
+                    r"|\blife is not worth (?:living|it)\b|\bwant (?:it all|everything|it) to (?:end|stop)\b"
+                    r"|\bdone with (?:life|living)\b|\bgiv(?:e|ing) up on (?:life|living|everything)\b"
+                    r"|\b(?:not (?:see|find) (?:the|any)|(?:see|find) no) point (?:anymore|in living|in life)\b"
+                    r"|\bcan not (?:live|go on|do this|take (?:it|this))(?: like this)? anymore\b"),
+        ("suicide", r"\b(?:i am|i feel|feeling|been|i have been|getting|i get|i keep|keep|is|are) (?:so |really |very )?"
+                    r"suicidal\b|\b(?:thinking|think|thoughts|thought) (?:about|of) (?:suicide|dying|(?:killing|ending"
+                    r"|hurting|taking) (?:myself|it|my))|\bsuicidal (?:thoughts|again|tonight|right now)\b"
+                    r"|\bsuicide is the\b|\b(?:having|have|been having|getting|get) (?:really |some |these |such )?dark"
+                    r" thoughts\b"),
+        ("suicide", rf"\b{_THEY}(?: \w+){{0,5}} {_SELF_ACT} {_SELVES}\b"),
+        ("distress", r"\b(?:i )?(?:hate|hating) my (?:life|self)\b|\bi hate myself\b|\bnothing matters anymore\b"
+                     r"|\bnothing (?:even )?matters to me\b|^(?:i )?need (?:some )?help (?:right )?now$"
+                     r"|^(?:please )?help me (?:right )?now$"),
+        ("harm-others", rf"\b{_WANT} to (?:hurt|kill|shoot|stab) {_PEOPLE}\b"),
+        ("self-harm", rf"\b{_ME} (?:cut|cutting|burned|burning) (?:again|tonight|my (?:wrists?|arms?|legs?|thighs?|skin))"
+                      r"|\b(?:been|keep|started|start) (?:cutting|selfharming)\b|\b(?:to|been|keep|i) selfharm"),
+        ("overdose-now", rf"\b{_ME} (?:overdosed|overdosing)\b|\boverdosing (?:right )?now\b|^(?:overdosing|overdosed)$"
+                         rf"|\b{_WANT} to overdose\b|\b(?:{_OTHER}|i) (?:just |has |have )?overdosed\b"
+                         rf"|\b(?:{_OTHER}) (?:is )?overdosing\b|\boverdose on purpose\b"),
+        ("overdose-now", r"\b(?:took|taken|swallowed|used|did|done|snorted|shot|injected|drank) (?:way )?too"
+                         r" (?:much|many)\b"
+                         rf"|\b(?:took|taken|swallowed|ate|had|used|did|snorted|drank|going to take) (?:way too much"
+                         rf"|too much|too many|a lot|a bunch|a bottle|a handful|all|every|the whole bottle|a whole bottle"
+                         rf"|[5-9]|\d\d)"
+                         rf"\b(?: \w+){{0,3}} (?:{_DRUG}|pill|tablets|xans|bars|percs|{_RX}|{_OURS})\b"
+                         r"|\bswallowed (?:a|the|my|an entire|a whole)(?: \w+){0,2} (?:bottle|pack|box|handful)\b"),
+        ("not-breathing", rf"\b{_NOT} (?:breathe|breathing)\b|\bcan not breathe\b|\bwill not breathe\b"
+                          r"|\b(?:idk|not know|not sure|can not tell) if(?: \w+){0,6} (?:breathing|alive)\b"),
+        ("unresponsive", r"\b(?:unresponsive|unconscious|passed out|collapsed|blacked out|turning blue|lips are blue"
+                         r"|is blue|not moving|not responding|foaming at)\b"
+                         r"|\b(?:will not|can not|does not|not|cannot|is not) (?:wake|waking|wake him|wake her) ?up\b"
+                         r"|\b(?:will not|does not|is not) (?:respond|responding)\b"),
+        ("medical", r"\b(?:having|has|had|is having|in) a seizure\b|\bseizing\b|\bconvulsing\b|\bheart attack\b"
+                    r"|\bchest (?:pain|hurts|is hurting|is tight|pains)\b|\bheart is (?:racing|pounding)\b"
+                    r"|\b(?:this is an|medical|it is an) emergency\b|\bcall (?:911|an ambulance)\b"
+                    r"|\b(?:bleeding|blood) (?:a lot|everywhere|will not stop|badly)\b"),
+    )
+    _REFERRAL = _rules(
+        ("pregnancy", r"\b(?:pregnant|pregnancy|breastfeeding|breast feeding|lactating|trying to conceive"
+                      r"|(?:i am|while|if i am|when) nursing)\b"),
+        ("stop-medication", rf"\b{_STOP}{_RX}\b|\bswitch(?:ing)? (?:\w+ ){{0,3}}from (?:my )?{_RX}\b"),
+        ("dose", r"\bhow much(?: \w+){0,3} (?:should|do|can|would|could|will|must) i (?:take|use|do|get|need|have"
+                 r"|start)\b|\bhow many (?:mg|milligrams?|ml|mcg|micrograms?|units|pills|doses|tablets|sprays|bumps)\b"
+                 r"|\b(?:dose|dosage|dosing|mg|milligrams?|microdose|microdosing)(?: \w+){0,8} (?:i|me|my)\b"
+                 r"|\b(?:i|me|my)(?: \w+){0,8} (?:dose|dosage|dosing|microdose|microdosing)\b"
+                 r"|\b(?:max|maximum|minimum|typical|usual|normal|starting|standard|right|correct|safe|what)"
+                 r" (?:dose|dosage)\b"
+                 rf"|\b{_ASK} (?:\w+ ){{0,2}}(?:take|use|do|have|get) (?:more|extra|less|another|a second|a bigger"
+                 r"|a smaller|a higher|a lower)\b"),
+        ("interaction", rf"\b{_MIX}(?: \w+){{0,8}} {_DRUG}\b|\b{_DRUG}(?: \w+){{0,8}} {_MIX}\b"),
+        ("interaction", rf"(?=(?:\w+ ){{0,12}}{_DRUG}\b)\b{_ASK} (?:\w+ ){{0,3}}(?:{_BOOZE}|have|take|use|do|be on"
+                        rf"|keep taking|get|still take)\b(?: \w+){{0,6}} (?:with|after|before|while|during|on|and)\b"),
+        ("interaction", rf"\b{_ASK} (?:\w+ ){{0,2}}(?:{_BOOZE}|use {_DRUG}|take {_DRUG}|take (?:it|{_OURS}) with"
+                        rf"|take my {_RX})\b|\bi (?:am on|am taking|take|use|have been on|have been taking) (?:\w+ )?"
+                        rf"{_DRUG}(?: \w+){{0,8}} (?:can|could|should|is it|is that|is this|ok|okay|safe|problem)\b"
+                        rf"|\b(?:if|when|while|since) i am (?:on|taking) (?:\w+ )?{_DRUG}\b"),
+        ("eligibility", r"\b(?:am|would|do|could) i (?:be )?(?:a |an )?(?:good |right |suitable |ideal )?(?:candidate"
+                        r"|eligible|fit|qualified|qualify)\b"
+                        r"|\b(?:safe|ok|okay|dangerous|risky) for (?:me|someone like me)\b"
+                        r"|\bcan i qualify\b"),
+        ("eligibility", rf"\b(?:i|i have|i have got|i got|i suffer from|i was diagnosed with|i am diagnosed with"
+                        rf"|i have been diagnosed with|i have had|i had)\b(?: \w+){{0,3}} {_CONDITION}\b"
+                        rf"|\bmy {_CONDITION}\b"),
+    )
+    phrases = re.compile(r"\b" + _alternation(lexicon.crisis_phrases)) if lexicon.crisis_phrases else None
+    return Rules(situational=_SITUATIONAL, referral=_REFERRAL, phrases=phrases)
+
+class RiskPolicy:
+    """A deployment's triage: its lexicon and texts, the shared rules, and optionally a classifier on vectors.
+
+    Recall first: a rule or a sure classifier score makes a crisis; a message in a language the rules do not
+    read errs towards the resources at a lower score; a possible risk that is not imminent is a concern, which
+    still gets its question answered, with the crisis line attached.
+    """
+
+    def __init__(self, *, lexicon: Lexicon | None = None, texts: Safety | None = None,
+                 classifier: RiskClassifier | None = None) -> None:
+        from .models import Safety
+
+        self.lexicon = lexicon or Lexicon()
+        self.texts = texts or Safety()
+        self.classifier = classifier
+        self._rules = compile_rules(self.lexicon)
+
+    @property
+    def mode(self) -> str:
+        return "rules+classifier" if self.classifier is not None else "rules"
+
+    def assess(self, a: Analysis) -> Verdict:
+        """The risk of one analysed message; crisis wins over referral, referral over concern."""
+        if a.empty and not a.text.strip():
+            return Verdict(Risk.NONE)
+        label = _crisis(a.text, self._rules.situational)
+        if label:
+            return Verdict(Risk.CRISIS, label)
+        # The lexicon's phrases are for languages the English rules cannot read; English has the rules' vetoes.
+        if (self._rules.phrases is not None and a.language != "en"
+                and self._rules.phrases.search(_folded_words(a.folded))):
+            return Verdict(Risk.CRISIS, "phrase")
+        scores = self.classifier.scores(a.vector) if self.classifier is not None and a.vector is not None else None
+        if scores is not None and self.classifier is not None:
+            c = self.classifier
+            foreign = a.language not in ("en", "")
+            if scores.crisis >= (c.foreign_crisis if foreign else c.crisis):
+                return Verdict(Risk.CRISIS, "classifier")
+        norm = _prepare(a.text)
+        for reason, pattern in self._rules.referral:
+            if pattern.search(norm):
+                return Verdict(Risk.REFERRAL, reason)
+        if scores is not None and self.classifier is not None and (
+                scores.concern >= self.classifier.concern or scores.crisis >= self.classifier.concern_from_crisis):
+            return Verdict(Risk.CONCERN, "classifier")
+        return Verdict(Risk.NONE)
+
+    def crisis_text(self, language: str) -> str:
+        """The crisis reply in the visitor's language when the deployment wrote one, else the main one."""
+        if language == "es" and self.texts.crisis_es:
+            return self.texts.crisis_es
+        return self.texts.crisis
+
+
+def _folded_words(folded: str) -> str:
+    return " ".join(re.findall(r"\w+", folded))
+
+
+def assess(text: str, *, lexicon: Lexicon | None = None) -> Verdict:
+    """The rules alone on one message (no classifier): for scripts and tests of the rules."""
+    from .analysis import Analyzer
+
+    return RiskPolicy(lexicon=lexicon).assess(Analyzer().analyze(text))

@@ -57,8 +57,10 @@ class Report:
 
 def describe(reply: Reply) -> str:
     """What a reply reached, in the vocabulary of test files."""
-    if reply.type is ReplyType.ANSWER:
-        return reply.entry or "answer"
+    if reply.parts:
+        return "+".join(reply.parts)
+    if reply.type in (ReplyType.ANSWER, ReplyType.GAP):
+        return reply.entry or reply.type.value
     if reply.type is ReplyType.SMALLTALK:
         return f"smalltalk:{reply.entry}" if reply.entry else "smalltalk"
     if reply.type is ReplyType.CLARIFY:
@@ -72,6 +74,8 @@ def matches(reply: Reply, expect: str, previous: Reply | None = None) -> bool:
         return reply.type is ReplyType.ANSWER and (previous is None or reply.text != previous.text)
     if expect == "smalltalk":
         return reply.type is ReplyType.SMALLTALK
+    if expect == "concern":
+        return reply.type is ReplyType.CONCERN
     return got == expect
 
 
@@ -107,7 +111,8 @@ def _case(item: Any, file: str, conversation: str = "") -> Case:
 def check_expectations(bot: Bot, cases: Sequence[Case]) -> list[str]:
     """Expectations that name no entry, reply type or small-talk item: a typo in the test file."""
     known = {e.id for e in bot.kb.entries} | _TYPES | {MORE} | {f"smalltalk:{s.id}" for s in bot.kb.smalltalk}
-    return [f"line {c.line}: expect '{c.expect}' names no entry or reply type" for c in cases if c.expect not in known]
+    return [f"line {c.line}: expect '{c.expect}' names no entry or reply type" for c in cases
+            if not all(part in known for part in c.expect.split("+"))]
 
 
 def run_suite(bot: Bot, cases: Sequence[Case], conversations: Sequence[Sequence[Case]] = ()) -> Report:

@@ -47,6 +47,6 @@ def test_bot_from_python_objects_answers_and_declines() -> None:
 def test_explain_gives_ranked_candidates_with_reasons() -> None:
     ranked = faqbot.Bot.load().explain("ketamin alchol results")
     assert ranked[0].entry.id == "alcohol-results"
-    assert ranked == sorted(ranked, key=lambda c: c.score, reverse=True)
+    assert ranked == sorted(ranked, key=lambda c: c.confidence, reverse=True)
     assert "alcohol" in ranked[0].why.terms
     assert ranked[0].why.phrasing

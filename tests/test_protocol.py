@@ -96,7 +96,7 @@ def test_reply_frame_carries_all_reply_fields() -> None:
     frame = protocol.reply("c1", reply)
     assert frame == {"type": "reply", "id": "c1", "reply": {
         "type": "clarify", "text": "Did you mean?", "entry": None, "confidence": 0.5, "suggestions": [],
-        "options": [{"entry": "a", "text": "A?"}, {"entry": "b", "text": "B?"}]}}
+        "options": [{"entry": "a", "text": "A?"}, {"entry": "b", "text": "B?"}], "parts": []}}
 
 
 def test_server_frame_shapes() -> None:

@@ -12,13 +12,21 @@ from typing import Any
 import pytest
 import yaml
 
-from faqbot.safety import Risk, Verdict, assess
+from faqbot import knowledge
+from faqbot.safety import Risk, Verdict
+from faqbot.safety import assess as assess_with
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES: dict[str, Any] = yaml.safe_load((Path(__file__).parent / "data" / "safety_cases.yaml").read_text())
 HOLDOUT_MIN_PRECISION = 0.95
 HOLDOUT_MIN_RECALL = 0.95
 CRISIS_RESOURCES = ("988", "911", "1-800-662-4357")
+LEXICON = knowledge.load().risk  # the default KB's drugs, prescriptions and conditions
+
+
+def assess(text: str) -> Verdict:
+    """The rules alone, with the default KB's lexicon (the classifier is tested in test_triage.py)."""
+    return assess_with(text, lexicon=LEXICON)
 
 
 def crisis_scores(positives: list[str], negatives: list[str]) -> tuple[float, float]:
@@ -117,10 +125,12 @@ def test_verdict_is_a_frozen_value() -> None:
 
 def test_safety_imports_only_stdlib_rapidfuzz_and_text() -> None:
     tree = ast.parse((ROOT / "faqbot" / "safety.py").read_text())
-    allowed = {"__future__", "enum", "re", "dataclasses", "functools", "typing", "rapidfuzz", "rapidfuzz.distance"}
+    allowed = {"__future__", "enum", "re", "collections.abc", "dataclasses", "functools", "typing", "rapidfuzz",
+               "rapidfuzz.distance"}
+    ours = {"text", "analysis", "classifier", "models"}  # the last three for type hints only
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
-            assert node.level == 1 and node.module == "text" or node.module in allowed, ast.dump(node)
+            assert node.level == 1 and node.module in ours or node.module in allowed, ast.dump(node)
         elif isinstance(node, ast.Import):
             assert all(a.name.split(".")[0] in {"rapidfuzz", "re", "enum"} for a in node.names), ast.dump(node)
 

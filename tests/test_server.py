@@ -103,7 +103,7 @@ def test_message_gets_a_reply_that_echoes_its_id(server: LiveServer) -> None:
     frame = conversation(server, lambda c: c.send({"type": "message", "id": "q-42", "text": "how do i book?"}))
     assert frame["type"] == "reply" and frame["id"] == "q-42"
     reply = frame["reply"]
-    assert set(reply) == {"type", "text", "entry", "confidence", "suggestions", "options"}
+    assert set(reply) == {"type", "text", "entry", "confidence", "suggestions", "options", "parts"}
     assert (reply["type"], reply["entry"]) == ("answer", "booking")
     assert reply["text"] == "Call us to book a free consultation."
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +19,8 @@ from . import http, ws
 from .runtime import Runtime, widget_dir
 from .security import COMMON_HEADERS, WIDGET_HEADERS
 
+log = logging.getLogger("faqbot.server")
+
 
 def create_app(config: Config | None = None, *, bot: Bot | None = None, recorder: Any = None,
                handle_sighup: bool = True) -> FastAPI:
@@ -29,7 +32,10 @@ def create_app(config: Config | None = None, *, bot: Bot | None = None, recorder
     process's main thread.
     """
     config = config or Config()
-    runtime = Runtime(config, bot or Bot.load(config.knowledge), recorder=recorder)
+    runtime = Runtime(config, bot or Bot.load(config.knowledge, encoder=config.encoder), recorder=recorder)
+    kb = runtime.bot.kb
+    log.info("faqbot %s: %d entries from %s (version %s); matching and safety: %s", __version__, len(kb.entries),
+             kb.path or "the bundled knowledge base", kb.version, runtime.bot.mode)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -52,7 +52,7 @@ def run(config: Config) -> None:
         app = create_app(config)
         uvicorn.Server(uvicorn.Config(app, **uvicorn_options(config))).run()
         return
-    Bot.load(config.knowledge)  # fail here, once, rather than in every worker
+    Bot.load(config.knowledge, encoder=config.encoder)  # fail here, once, rather than in every worker
     os.environ.update(config_env(config))
     uvicorn.run(f"{__name__}:app_from_env", factory=True, workers=config.workers, **uvicorn_options(config))
 

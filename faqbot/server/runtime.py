@@ -68,7 +68,7 @@ class Runtime:
         async with self._reload_lock:
             source = self.knowledge_source
             try:
-                bot = await asyncio.to_thread(Bot.load, source)
+                bot = await asyncio.to_thread(Bot.load, source, encoder=self.config.encoder)
             except KnowledgeError as exc:
                 log.error("knowledge reload rejected, still serving version %s:\n%s", self.bot.kb.version, exc)
                 raise ReloadFailed(exc) from None

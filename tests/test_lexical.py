@@ -1,4 +1,4 @@
-"""The retrieval engine: rare words, typos, synonyms, bigrams, learned weights, confidence and its explanation."""
+"""The lexical tier: rare words, typos, synonyms, bigrams, learned weights, confidence and its explanation."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import math
 
 import pytest
 
-from faqbot import Bot, Engine, EngineOptions, Entry
-from faqbot.engine import _postings
+from faqbot import Bot, Entry
+from faqbot.lexical import Evidence, Lexical as Engine, LexicalOptions as EngineOptions, _postings
 
 FAQ = [
     Entry(id="alcohol", question="Does ketamine therapy work for alcohol addiction?", answer="65.8% stayed sober.",
@@ -77,11 +77,13 @@ def test_a_clear_match_gets_high_confidence(engine: Engine) -> None:
 
 
 def test_confidence_grows_with_lead_coverage_and_known_words(engine: Engine) -> None:
-    c = engine.confidence
-    assert c(1.0, margin=0.1) < c(1.0, margin=0.5)
-    assert c(1.0, margin=0.3, coverage=0.5) < c(1.0, margin=0.3, coverage=1.0)
-    assert c(1.0, margin=0.3, known=0.5) < c(1.0, margin=0.3, known=1.0)
-    assert all(0.0 <= c(1.0, margin=m, coverage=v) <= 1.0 for m in (-50, 0, 50) for v in (0, 1))
+    def c(*, margin: float, coverage: float = 1.0, known: float = 1.0) -> float:
+        return engine.confidence(Evidence(0, margin=margin, coverage=coverage, known=known))
+
+    assert c(margin=0.1) < c(margin=0.5)
+    assert c(margin=0.3, coverage=0.5) < c(margin=0.3, coverage=1.0)
+    assert c(margin=0.3, known=0.5) < c(margin=0.3, known=1.0)
+    assert all(0.0 <= c(margin=m, coverage=v) <= 1.0 for m in (-50, 0, 50) for v in (0, 1))
 
 
 def test_learned_weights_separate_entries_that_share_most_words() -> None:
@@ -117,7 +119,7 @@ def test_postings_drop_weights_under_the_prune_threshold() -> None:
 
 
 def test_default_kb_routes_substances_by_their_rare_word() -> None:
-    bot = Bot.load()
+    bot = Bot.load(encoder="off")
     assert bot.engine.rank("does ketamine work for alcohol")[0].entry.id == "alcohol-results"
     assert bot.engine.rank("does ketamine work for opioids")[0].entry.id == "opioid-results"
 
@@ -126,4 +128,4 @@ def test_logistic_is_symmetric_around_its_midpoint(engine: Engine) -> None:
     o = engine.options
     # With no lead, full coverage and every word known, z = bias + coverage + known weights.
     z = o.confidence_bias + o.confidence_coverage + o.confidence_known
-    assert engine.confidence(0.0, margin=0.0) == pytest.approx(1 / (1 + math.exp(-z)))
+    assert engine.confidence(Evidence(0, coverage=1.0, known=1.0)) == pytest.approx(1 / (1 + math.exp(-z)))

@@ -1,0 +1,207 @@
+"""Safety triage: crisis recall and false alarms per category, rules vs classifier vs both, tuning vs holdout.
+
+``python -m bench safety`` evaluates the shipped policy; ``--fit`` first trains the risk classifier on
+tests/data/safety_train.yaml, the older tests/data/safety_cases.yaml and everyday CLINC150 *train* sentences,
+chooses its thresholds on 5-fold cross-validated predictions of that training data (recall first), and writes
+faqbot/data/risk-model.json. The holdout (tests/data/safety_holdout.yaml) is never used to fit or choose anything.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from faqbot.analysis import Analysis, Analyzer
+from faqbot.classifier import CLASSES, DEFAULT_MODEL, RiskClassifier
+from faqbot.encoder import Encoder
+from faqbot.knowledge import bundled_path, load
+from faqbot.safety import Risk, RiskPolicy
+from faqbot.semantic import VectorCache
+
+from . import ROOT, load_clinc, percentile, save, stamp
+from .fusion import CACHE
+
+DATA = ROOT / "tests" / "data"
+TRAIN = DATA / "safety_train.yaml"
+OLD = DATA / "safety_cases.yaml"
+HOLDOUT = DATA / "safety_holdout.yaml"
+EVERYDAY_TRAIN = 3000
+EVERYDAY_EVAL = 2000
+RECALL_TARGET = 0.995  # on cross-validated training predictions, rules and classifier together
+IMMINENT = ("plan", "means", "timing", "overdose-in-progress")
+Item = tuple[str, str, str]  # text, label (crisis, concern, negative, referral), category
+
+
+def read(path: Path) -> list[Item]:
+    """A safety YAML file as (text, label, category); the older file's keys are mapped onto today's labels."""
+    doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    label_of = {"crisis": "crisis", "concern": "concern", "negative": "negative", "referral": "referral",
+                "near_miss": "negative", "general": "negative", "spanish-negative": "negative"}
+    out = []
+    for key, items in doc.items():
+        for item in items or []:
+            text, category = (item["text"], item.get("category", key)) if isinstance(item, dict) else (item, key)
+            if key in label_of:
+                out.append((str(text), label_of[key], str(category)))
+    return out
+
+
+def everyday(split: str, n: int) -> list[Item]:
+    rows = load_clinc()[split]
+    return [(t, "negative", "everyday-clinc") for t, _ in random.Random(0).sample(rows, n)]
+
+
+def analyse(encoder: Encoder, cache: VectorCache, items: Sequence[Item]) -> list[Analysis]:
+    plain = Analyzer()
+    vectors = cache.embed(encoder, [t.strip().lower() for t, _, _ in items])
+    cache.save()
+    out = []
+    for (text, _, _), vec in zip(items, vectors):
+        a = plain.analyze(text)
+        out.append(Analysis(a.text, a.folded, a.norm, a.words, a.language, vec))
+    return out
+
+
+def fit_model(x: Any, y: Sequence[int], *, c: float = 4.0) -> tuple[Any, Any]:
+    from sklearn.linear_model import LogisticRegression
+
+    # Crisis errors are the costly ones: weigh crisis examples up so the boundary leans towards recall.
+    weights = {0: 1.0, 1: 1.5, 2: 3.0}
+    model = LogisticRegression(C=c, max_iter=2000, class_weight=weights)
+    model.fit(x, y)
+    return model.coef_, model.intercept_
+
+
+def cross_validated(x: Any, y: Sequence[int], folds: int = 5) -> Any:
+    idx = np.arange(len(y))
+    np.random.default_rng(0).shuffle(idx)
+    probs = np.zeros((len(y), len(CLASSES)))
+    ya = np.asarray(y)
+    for k in range(folds):
+        test = idx[k::folds]
+        train = np.setdiff1d(idx, test)
+        w, b = fit_model(x[train], ya[train])
+        z = x[test] @ w.T + b
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        probs[test] = e / e.sum(axis=1, keepdims=True)
+    return probs
+
+
+def choose_thresholds(items: Sequence[Item], found: Sequence[Analysis], probs: Any,
+                      rules: RiskPolicy) -> dict[str, float]:
+    """Recall first, on cross-validated predictions: the highest crisis threshold that keeps the recall of rules
+    and classifier together at the target; foreign messages get the threshold that catches all of theirs."""
+    ruled = [rules.assess(a).risk is Risk.CRISIS for a in found]
+    crisis_p = probs[:, 2]
+    crisis = [i for i, (_, label, _) in enumerate(items) if label == "crisis"]
+    best = 0.05
+    for t in np.arange(0.95, 0.04, -0.01):
+        caught = sum(ruled[i] or crisis_p[i] >= t for i in crisis) / len(crisis)
+        if caught >= RECALL_TARGET:
+            best = float(t)
+            break
+    foreign = [i for i in crisis if found[i].language not in ("en", "")]
+    foreign_t = min([best, *(float(crisis_p[i]) - 1e-3 for i in foreign if not ruled[i])])
+    foreign_t = max(0.05, foreign_t)
+    concern = [i for i, (_, label, _) in enumerate(items) if label == "concern"]
+    others = [i for i, (_, label, _) in enumerate(items) if label in ("negative", "referral")]
+    best_f, concern_t = -1.0, 0.5
+    for t in np.arange(0.9, 0.09, -0.02):
+        tp = sum(probs[i, 1] >= t for i in concern)
+        fp = sum(probs[i, 1] >= t for i in others)
+        f = 2 * tp / max(2 * tp + fp + (len(concern) - tp), 1)
+        if f > best_f:
+            best_f, concern_t = f, float(t)
+    return {"crisis": round(best, 3), "foreign_crisis": round(foreign_t, 3), "concern": round(concern_t, 3),
+            "concern_from_crisis": round(best / 2, 3)}
+
+
+def score(items: Sequence[Item], found: Sequence[Analysis], policy: RiskPolicy) -> dict[str, Any]:
+    """Per label and category: crisis recall (crisis items), false crisis alarms (the rest), referral hits."""
+    by: dict[tuple[str, str], list[Risk]] = defaultdict(list)
+    for (_, label, category), a in zip(items, found):
+        by[label, category].append(policy.assess(a).risk)
+    out: dict[str, Any] = {}
+    for (label, category), risks in sorted(by.items()):
+        n = len(risks)
+        crisis = sum(r is Risk.CRISIS for r in risks)
+        out[f"{label}/{category}"] = {"n": n, "crisis": crisis, "share_crisis": crisis / n,
+                                      "referral": sum(r is Risk.REFERRAL for r in risks),
+                                      "concern": sum(r is Risk.CONCERN for r in risks)}
+    for label in ("crisis", "concern", "negative", "referral"):
+        risks = [r for (lab, _), rs in by.items() if lab == label for r in rs]
+        if risks:
+            out[label] = {"n": len(risks), "crisis": sum(r is Risk.CRISIS for r in risks),
+                          "share_crisis": sum(r is Risk.CRISIS for r in risks) / len(risks),
+                          "referral": sum(r is Risk.REFERRAL for r in risks),
+                          "concern": sum(r is Risk.CONCERN for r in risks)}
+    return out
+
+
+def main(*, smoke: bool = False, do_fit: bool = False) -> dict[str, Any]:
+    encoder = Encoder.load()
+    cache = VectorCache(CACHE, encoder.id)
+    kb = load(bundled_path())
+    train = read(TRAIN) + read(OLD) + everyday("train", 200 if smoke else EVERYDAY_TRAIN)
+    holdout = read(HOLDOUT)
+    daily = everyday("test", 100 if smoke else EVERYDAY_EVAL)
+    if smoke:
+        train = random.Random(0).sample(train, 400)
+    found_train = analyse(encoder, cache, train)
+    found_hold = analyse(encoder, cache, holdout)
+    found_daily = analyse(encoder, cache, daily)
+    rules = RiskPolicy(lexicon=kb.risk, texts=kb.settings.safety)
+    if do_fit:
+        x = np.stack([a.vector for a in found_train])
+        y = [{"crisis": 2, "concern": 1}.get(label, 0) for _, label, _ in train]
+        probs = cross_validated(x, y)
+        thresholds = choose_thresholds(train, found_train, probs, rules)
+        w, b = fit_model(x, y)
+        model = RiskClassifier(weights=w, bias=b, encoder_id=encoder.id, **thresholds)
+        if not smoke:
+            import json
+            DEFAULT_MODEL.parent.mkdir(parents=True, exist_ok=True)
+            DEFAULT_MODEL.write_text(json.dumps(model.to_dict()) + "\n", encoding="utf-8")
+        print(f"fitted; thresholds chosen on 5-fold cross-validated training predictions: {thresholds}")
+    else:
+        model = RiskClassifier.load(DEFAULT_MODEL, encoder_id=encoder.id)
+    assert model is not None
+    classifier_only = RiskPolicy(lexicon=type(kb.risk)(), texts=kb.settings.safety, classifier=model)
+    both = RiskPolicy(lexicon=kb.risk, texts=kb.settings.safety, classifier=model)
+    results: dict[str, Any] = {}
+    for name, policy in (("rules", rules), ("classifier", classifier_only), ("both", both)):
+        results[name] = {"tuning": score(train, found_train, policy), "holdout": score(holdout, found_hold, policy),
+                         "everyday_test": score(daily, found_daily, policy)}
+    # The cost of the whole step on one message: analysis with its vector, then the policy.
+    analyzer = Analyzer(encoder=encoder)
+    costs = []
+    for text, _, _ in holdout[:200]:
+        t0 = time.perf_counter()
+        both.assess(analyzer.analyze(text + " "))  # a fresh text: the vector cache must not hide the encoder
+        costs.append(time.perf_counter() - t0)
+    cost = {"p50_ms": percentile(costs, 50) * 1000, "p99_ms": percentile(costs, 99) * 1000}
+    for name in results:
+        for split in ("tuning", "holdout", "everyday_test"):
+            r = results[name][split]
+            crisis = r.get("crisis", {"n": 0, "crisis": 0})
+            neg = r.get("negative", {"n": 0, "crisis": 0})
+            print(f"{name:<10} {split:<13} crisis recall {crisis['crisis']}/{crisis['n']}  "
+                  f"false crisis alarms {neg['crisis']}/{neg['n']}")
+    for key, r in results["both"]["holdout"].items():
+        if "/" in key:
+            print(f"  holdout both {key:<36} n={r['n']:<4} crisis={r['crisis']:<4} concern={r['concern']:<4} "
+                  f"referral={r['referral']}")
+    print(f"cost of the safety step (analysis + policy): p50 {cost['p50_ms']:.2f} ms, p99 {cost['p99_ms']:.2f} ms")
+    record = stamp("safety", {"smoke": smoke, "model": model.to_dict()["thresholds"], "results": results,
+                              "cost": cost, "imminent": list(IMMINENT)})
+    if not smoke:
+        save(record)
+    return record

@@ -1,0 +1,74 @@
+"""Choose the default KB's answer/clarify/margin thresholds on the visitor dev split; report the holdout apart.
+
+``python -m bench thresholds`` runs the dialog (safety, small talk, gaps, clarification: everything a visitor
+meets) over ``knowledge/tests-visitors.yaml`` for each point of a small grid and prints the best points. The
+holdout (``knowledge/tests-holdout.yaml``) is run once, with the thresholds the KB ships, and never searched.
+A wrong answer costs twice a fallback: a visitor who gets the wrong entry may believe it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+from typing import Any
+
+from faqbot.bot import Bot
+from faqbot.models import Thresholds
+from faqbot.suite import MORE, Report, load_suite, run_suite
+
+from . import ROOT, save, stamp
+
+DEV = ROOT / "knowledge" / "tests-visitors.yaml"
+HOLDOUT = ROOT / "knowledge" / "tests-holdout.yaml"
+DECLINES = ("fallback", "clarify", "gap", MORE)
+
+
+def cost(report: Report) -> float:
+    """Failures, with a wrong answer (an entry where a decline was expected, or another entry) counted twice."""
+    total = 0.0
+    for o in report.failures:
+        declined = o.got.split("(")[0] in ("fallback", "clarify")
+        total += 1.0 if declined else 2.0
+    return total
+
+
+def summarise(report: Report) -> dict[str, Any]:
+    n = len(report.outcomes)
+    fails = report.failures
+    return {"cases": n, "passed": n - len(fails), "accuracy": round(report.accuracy, 3), "cost": cost(report),
+            "declined": sum(o.got.split("(")[0] in ("fallback", "clarify") for o in fails),
+            "wrong": sum(o.got.split("(")[0] not in ("fallback", "clarify") for o in fails)}
+
+
+def with_thresholds(bot: Bot, t: Thresholds) -> Bot:
+    bot.kb = replace(bot.kb, settings=replace(bot.kb.settings, thresholds=t))
+    return bot
+
+
+def main(*, smoke: bool = False) -> dict[str, Any]:
+    bot = Bot.load(ROOT / "knowledge")
+    shipped = bot.kb.settings.thresholds
+    dev_cases, dev_convs = load_suite(DEV)
+    answers = (0.3, 0.4, 0.5) if smoke else (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.6)
+    clarify_gaps = (0.1,) if smoke else (0.0, 0.05, 0.1, 0.15, 0.2)
+    margins = (0.1,) if smoke else (0.05, 0.1, 0.15, 0.2)
+    grid = []
+    for a, g, m in itertools.product(answers, clarify_gaps, margins):
+        t = Thresholds(answer=a, clarify=round(max(a - g, 0.05), 3), margin=m)
+        report = run_suite(with_thresholds(bot, t), dev_cases, dev_convs)
+        grid.append({"answer": t.answer, "clarify": t.clarify, "margin": t.margin, **summarise(report)})
+    grid.sort(key=lambda r: (r["cost"], -r["passed"]))
+    for r in grid[:8]:
+        print(f"answer={r['answer']:.2f} clarify={r['clarify']:.2f} margin={r['margin']:.2f}  "
+              f"passed {r['passed']}/{r['cases']}  wrong {r['wrong']}  declined {r['declined']}  cost {r['cost']}")
+    with_thresholds(bot, shipped)
+    dev = summarise(run_suite(bot, dev_cases, dev_convs))
+    hold_cases, hold_convs = load_suite(HOLDOUT)
+    holdout = summarise(run_suite(bot, hold_cases, hold_convs))
+    print(f"shipped {shipped}: dev {dev['passed']}/{dev['cases']} (wrong {dev['wrong']}), "
+          f"holdout {holdout['passed']}/{holdout['cases']} (wrong {holdout['wrong']}, declined {holdout['declined']})")
+    record = stamp("thresholds", {"smoke": smoke, "mode": bot.mode, "shipped": vars(shipped), "dev_shipped": dev,
+                                  "holdout_shipped": holdout, "grid_best": grid[:10]})
+    if not smoke:
+        save(record)
+    return record

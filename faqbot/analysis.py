@@ -1,0 +1,66 @@
+"""One analysis per message: normalised once, embedded once, then read by safety, small talk, dialog and engine."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .text import fold, normalize
+
+if TYPE_CHECKING:
+    from .encoder import Encoder
+
+MAX_CHARS = 4000  # past this a message is judged on its start: the cost of a turn stays bounded
+
+# Function words that tell English from Spanish in a few words; anything else with letters is "other".
+_EN = frozenset("the is are i you my me it to and of in what how do does can for with this that not have am was be "
+                "will would should please want need".split())
+_ES = frozenset("el la los las es de que y en un una mi me yo no por para con se lo como quiero estoy tengo "
+                "puedo hay ya mas muy pero si porque cuanto cuando donde ayuda".split())
+
+
+@dataclass(frozen=True)
+class Analysis:
+    """A message as every part of a turn reads it."""
+
+    text: str  # as typed, bounded
+    folded: str  # lower-cased, accents stripped, apostrophes unified
+    norm: str  # folded, contractions expanded, punctuation gone
+    words: tuple[str, ...]
+    language: str  # "en", "es", or "other" (letters we cannot place), "" when there are no words
+    vector: Any = None  # unit sentence vector when the encoder is on, else None
+
+    @property
+    def empty(self) -> bool:
+        return not self.words
+
+
+def language(words: tuple[str, ...], folded: str) -> str:
+    """A small, honest guess: English or Spanish by their function words, "other" for anything else."""
+    if not words:
+        return ""
+    en = sum(w in _EN for w in words)
+    es = sum(w in _ES for w in words)
+    if any(ch.isalpha() and not ch.isascii() for ch in folded) and not (en or es):
+        return "other"
+    if es > en:
+        return "es"
+    if en or len(words) <= 2:
+        return "en"
+    return "other"
+
+
+class Analyzer:
+    """Builds the ``Analysis`` of a message; with an encoder, its vector too (cached for repeated texts)."""
+
+    def __init__(self, *, encoder: Encoder | None = None) -> None:
+        self.encoder = encoder
+
+    def analyze(self, text: str) -> Analysis:
+        text = text[:MAX_CHARS]
+        folded = fold(text)
+        norm = normalize(text)
+        words = tuple(norm.split())
+        vector = self.encoder.vector(text.strip().lower()) if self.encoder is not None and words else None
+        return Analysis(text=text, folded=folded, norm=norm, words=words, language=language(words, folded),
+                        vector=vector)

@@ -1,0 +1,83 @@
+"""The risk classifier: a small linear model on a message's sentence vector, trained offline.
+
+It reads meaning, so "done, tonight's the night" and "i have the pills saved up" score high although no crisis
+keyword is in them. Weights and thresholds ship as JSON (``faqbot/data/risk-model.json``), fitted by
+``python -m bench safety --fit`` on tests/data/safety_train.yaml plus everyday CLINC150 sentences, with thresholds
+chosen on cross-validated predictions of that training data (never on the holdout). The file names the encoder
+it was trained for; with another encoder it is not used.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .exceptions import ConfigError
+
+log = logging.getLogger("faqbot.classifier")
+
+DEFAULT_MODEL = Path(__file__).parent / "data" / "risk-model.json"
+CLASSES = ("none", "concern", "crisis")
+
+
+@dataclass(frozen=True)
+class Scores:
+    """Probabilities of the two risk levels for one message."""
+
+    concern: float
+    crisis: float
+
+
+class RiskClassifier:
+    """Multinomial logistic regression over (none, concern, crisis) on unit sentence vectors."""
+
+    def __init__(self, *, weights: Any, bias: Any, encoder_id: str, crisis: float, foreign_crisis: float,
+                 concern: float, concern_from_crisis: float) -> None:
+        import numpy as np
+
+        self._np = np
+        self.weights = np.asarray(weights, dtype=np.float32)  # (classes, dim)
+        self.bias = np.asarray(bias, dtype=np.float32)
+        self.encoder_id = encoder_id
+        self.crisis = crisis  # crisis probability at or above which a message is a crisis
+        self.foreign_crisis = foreign_crisis  # the same for a language the rules cannot read: lower, recall first
+        self.concern = concern
+        self.concern_from_crisis = concern_from_crisis
+
+    @classmethod
+    def load(cls, path: str | Path = DEFAULT_MODEL, *, encoder_id: str | None = None) -> RiskClassifier | None:
+        """The classifier in ``path``; None (rules only, with a warning) if it was trained for another encoder."""
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{path}: cannot read the risk model ({exc}); reinstall faqbot or point "
+                              "settings at a valid file") from None
+        if encoder_id is not None and data.get("encoder") != encoder_id:
+            log.warning("risk model %s was trained for encoder %s, not %s: crisis detection uses rules only",
+                        path, data.get("encoder"), encoder_id)
+            return None
+        t = data["thresholds"]
+        return cls(weights=data["weights"], bias=data["bias"], encoder_id=data["encoder"], crisis=t["crisis"],
+                   foreign_crisis=t["foreign_crisis"], concern=t["concern"],
+                   concern_from_crisis=t["concern_from_crisis"])
+
+    def probabilities(self, vectors: Any) -> Any:
+        """``(n, 3)`` class probabilities for ``(n, dim)`` vectors."""
+        np = self._np
+        z = np.atleast_2d(vectors) @ self.weights.T + self.bias
+        z -= z.max(axis=1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=1, keepdims=True)
+
+    def scores(self, vector: Any) -> Scores:
+        p = self.probabilities(vector)[0]
+        return Scores(concern=float(p[1]), crisis=float(p[2]))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"encoder": self.encoder_id, "classes": list(CLASSES), "weights": self.weights.tolist(),
+                "bias": self.bias.tolist(),
+                "thresholds": {"crisis": self.crisis, "foreign_crisis": self.foreign_crisis, "concern": self.concern,
+                               "concern_from_crisis": self.concern_from_crisis}}
