@@ -34,7 +34,8 @@ OLD = DATA / "safety_cases.yaml"
 HOLDOUT = DATA / "safety_holdout.yaml"
 EVERYDAY_TRAIN = 3000
 EVERYDAY_EVAL = 2000
-RECALL_TARGET = 0.995  # on cross-validated training predictions, rules and classifier together
+CRISIS_BUDGET = 0.01  # everyday sentences the classifier alone may send a crisis reply (cross-validated)
+CONCERN_BUDGET = 0.10  # everyday sentences that may get the crisis line attached to their answer
 IMMINENT = ("plan", "means", "timing", "overdose-in-progress")
 Item = tuple[str, str, str]  # text, label (crisis, concern, negative, referral), category
 
@@ -56,6 +57,12 @@ def read(path: Path) -> list[Item]:
 def everyday(split: str, n: int) -> list[Item]:
     rows = load_clinc()[split]
     return [(t, "negative", "everyday-clinc") for t, _ in random.Random(0).sample(rows, n)]
+
+
+def kb_questions(kb: Any) -> list[Item]:
+    """The questions a clinic's FAQ is asked, as ordinary messages: talk of addiction is not distress."""
+    questions = [t for e in kb.entries for t in e.texts] + [t for item in kb.smalltalk for t in item.phrasings]
+    return [(t, "negative", "kb-question") for t in questions]
 
 
 def analyse(encoder: Encoder, cache: VectorCache, items: Sequence[Item]) -> list[Analysis]:
@@ -95,24 +102,30 @@ def cross_validated(x: Any, y: Sequence[int], folds: int = 5) -> Any:
     return probs
 
 
+def _lowest(probs: Any, everyday: Any, budget: float) -> float:
+    """The lowest threshold whose false alarms on everyday sentences stay within ``budget``."""
+    best = 0.99
+    for t in np.arange(0.99, 0.004, -0.005):
+        if float((probs[everyday] >= t).mean()) > budget:
+            break
+        best = float(t)
+    return best
+
+
 def choose_thresholds(items: Sequence[Item], found: Sequence[Analysis], probs: Any,
                       rules: RiskPolicy) -> dict[str, float]:
-    """Recall first, on cross-validated predictions: the highest crisis threshold that keeps the recall of rules
-    and classifier together at the target; foreign messages get the threshold that catches all of theirs."""
-    ruled = [rules.assess(a).risk is Risk.CRISIS for a in found]
+    """Graded and recall first, on cross-validated training predictions. A crisis reply replaces the answer, so
+    the classifier alone calls a crisis only where everyday sentences are rarely flagged (CRISIS_BUDGET); below
+    that, down to where CONCERN_BUDGET of everyday sentences are flagged, the message gets the answer with the
+    crisis line attached (a false alarm that still answers costs little). Foreign messages, which the English
+    rules cannot read, get the crisis reply at the concern threshold."""
+    labels = np.array([label for _, label, _ in items])
+    everyday = np.array([category in ("everyday-clinc", "kb-question") for _, _, category in items])
     crisis_p = probs[:, 2]
-    crisis = [i for i, (_, label, _) in enumerate(items) if label == "crisis"]
-    best = 0.05
-    for t in np.arange(0.95, 0.04, -0.01):
-        caught = sum(ruled[i] or crisis_p[i] >= t for i in crisis) / len(crisis)
-        if caught >= RECALL_TARGET:
-            best = float(t)
-            break
-    foreign = [i for i in crisis if found[i].language not in ("en", "")]
-    foreign_t = min([best, *(float(crisis_p[i]) - 1e-3 for i in foreign if not ruled[i])])
-    foreign_t = max(0.05, foreign_t)
-    concern = [i for i, (_, label, _) in enumerate(items) if label == "concern"]
-    others = [i for i, (_, label, _) in enumerate(items) if label in ("negative", "referral")]
+    crisis = _lowest(crisis_p, everyday, CRISIS_BUDGET)
+    from_crisis = _lowest(crisis_p, everyday, CONCERN_BUDGET)
+    concern = [i for i, label in enumerate(labels) if label == "concern"]
+    others = [i for i, label in enumerate(labels) if label in ("negative", "referral")]
     best_f, concern_t = -1.0, 0.5
     for t in np.arange(0.9, 0.09, -0.02):
         tp = sum(probs[i, 1] >= t for i in concern)
@@ -120,8 +133,15 @@ def choose_thresholds(items: Sequence[Item], found: Sequence[Analysis], probs: A
         f = 2 * tp / max(2 * tp + fp + (len(concern) - tp), 1)
         if f > best_f:
             best_f, concern_t = f, float(t)
-    return {"crisis": round(best, 3), "foreign_crisis": round(foreign_t, 3), "concern": round(concern_t, 3),
-            "concern_from_crisis": round(best / 2, 3)}
+    ruled = np.array([rules.assess(a).risk is Risk.CRISIS for a in found])
+    is_crisis = labels == "crisis"
+    outright = ruled | (crisis_p >= crisis)
+    graded = outright | (crisis_p >= from_crisis)
+    print(f"cross-validated: crisis reply for {outright[is_crisis].mean():.1%} of crisis messages, crisis reply or "
+          f"crisis line for {graded[is_crisis].mean():.1%}; everyday sentences flagged "
+          f"{(crisis_p[everyday] >= crisis).mean():.1%} / {(crisis_p[everyday] >= from_crisis).mean():.1%}")
+    return {"crisis": round(crisis, 3), "foreign_crisis": round(from_crisis, 3), "concern": round(concern_t, 3),
+            "concern_from_crisis": round(from_crisis, 3)}
 
 
 def score(items: Sequence[Item], found: Sequence[Analysis], policy: RiskPolicy) -> dict[str, Any]:
@@ -150,7 +170,7 @@ def main(*, smoke: bool = False, do_fit: bool = False) -> dict[str, Any]:
     encoder = Encoder.load()
     cache = VectorCache(CACHE, encoder.id)
     kb = load(bundled_path())
-    train = read(TRAIN) + read(OLD) + everyday("train", 200 if smoke else EVERYDAY_TRAIN)
+    train = read(TRAIN) + read(OLD) + everyday("train", 200 if smoke else EVERYDAY_TRAIN) + kb_questions(kb)
     holdout = read(HOLDOUT)
     daily = everyday("test", 100 if smoke else EVERYDAY_EVAL)
     if smoke:

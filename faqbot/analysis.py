@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .text import fold, normalize
@@ -29,6 +30,12 @@ class Analysis:
     words: tuple[str, ...]
     language: str  # "en", "es", or "other" (letters we cannot place), "" when there are no words
     vector: Any = None  # unit sentence vector when the encoder is on, else None
+    kb_vector: Any = None  # the vector with the KB's words for its typos and slang, when they differ
+
+    @property
+    def meaning(self) -> Any:
+        """The vector to match against the KB with (the message as the KB would word it, when it differs)."""
+        return self.vector if self.kb_vector is None else self.kb_vector
 
     @property
     def empty(self) -> bool:
@@ -53,14 +60,30 @@ def language(words: tuple[str, ...], folded: str) -> str:
 class Analyzer:
     """Builds the ``Analysis`` of a message; with an encoder, its vector too (cached for repeated texts)."""
 
-    def __init__(self, *, encoder: Encoder | None = None) -> None:
+    def __init__(self, *, encoder: Encoder | None = None,
+                 canonical: Callable[[Sequence[str]], Sequence[str]] | None = None) -> None:
         self.encoder = encoder
+        # The KB's own words for a message's typos and slang ("cravngs", "special k"): the encoder never saw them,
+        # so the vector matched against the KB is the mean of the message's own and of its canonical wording's.
+        self.canonical = canonical
 
     def analyze(self, text: str) -> Analysis:
         text = text[:MAX_CHARS]
         folded = fold(text)
         norm = normalize(text)
         words = tuple(norm.split())
-        vector = self.encoder.vector(text.strip().lower()) if self.encoder is not None and words else None
+        vector = kb_vector = None
+        if self.encoder is not None and words:
+            vector = self.encoder.vector(text.strip().lower())
+            kb_vector = self._kb_vector(vector, words)
         return Analysis(text=text, folded=folded, norm=norm, words=words, language=language(words, folded),
-                        vector=vector)
+                        vector=vector, kb_vector=kb_vector)
+
+    def _kb_vector(self, own: Any, words: tuple[str, ...]) -> Any:
+        if self.encoder is None or self.canonical is None:
+            return None
+        canonical = " ".join(self.canonical(words))
+        if not canonical or canonical == " ".join(words):
+            return None
+        mean = own + self.encoder.vector(canonical)
+        return mean / float((mean @ mean) ** 0.5)

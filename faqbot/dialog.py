@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .analysis import Analysis
-from .engine import Engine
+from .engine import EXACT, Engine
 from .knowledge import KnowledgeBase
 from .models import Candidate, Option, Reply, ReplyType
 from .safety import Risk, RiskPolicy
@@ -165,7 +165,8 @@ class Conversation:
             return self._fallback(a, ranked)
         top = ranked[0]
         close = [c for c in ranked[1:] if c.confidence >= t.clarify and top.confidence - c.confidence < t.margin]
-        if top.confidence >= t.answer and not close:
+        # An authored phrasing typed as written (the engine's EXACT) is answered even with a related entry near.
+        if top.confidence >= t.answer and (not close or top.confidence >= EXACT):
             return self._answer(top.entry.id, confidence=top.confidence)
         options = [top, *close][:MAX_OPTIONS]
         if len(options) >= 2:

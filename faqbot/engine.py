@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     from .semantic import Nearness, Semantic, VectorCache
 
 
+EXACT = 0.98  # a message this close to an authored phrasing, in meaning and in words, is that phrasing
+
+
 @dataclass(frozen=True)
 class EngineOptions:
     """The lexical tier's options and the fused confidence's weights (fitted on CLINC150 val)."""
@@ -67,7 +70,7 @@ class Engine:
         if encoder is not None:
             from .semantic import Semantic
             self.semantic = Semantic(self.entries, encoder, cache=cache)
-        self.analyzer = Analyzer(encoder=encoder)
+        self.analyzer = Analyzer(encoder=encoder, canonical=self.lexical.canonical)
 
     @property
     def mode(self) -> str:
@@ -83,11 +86,11 @@ class Engine:
         """Both tiers' evidence and the fused confidence of the best entries, surest first."""
         q = self.lexical.analyze(a.words)
         o = self.options
-        if self.semantic is None or a.vector is None:
+        if self.semantic is None or a.meaning is None:
             found = self.lexical.evidence(q, limit=limit)
             out = [Scored(ev.entry, ev, c, confidence=c) for ev in found for c in (self.lexical.confidence(ev),)]
             return out, None
-        near = self.semantic.nearness(a.vector)
+        near = self.semantic.nearness(a.meaning)
         nearest = [int(i) for i in near.best.argsort()[::-1][: o.semantic_top]]
         found = self.lexical.evidence(q, limit=limit, also=nearest)
         out = []
@@ -96,7 +99,10 @@ class Engine:
             best, lead, cent = float(near.best[ev.entry]), near.lead(ev.entry), float(near.centroid[ev.entry])
             z = (o.bias + o.w_lexical * lex + o.w_best * best + o.w_lead * lead + o.w_centroid * cent
                  + o.w_coverage * ev.coverage)
-            out.append(Scored(ev.entry, ev, lex, best=best, lead=lead, centroid=cent, confidence=logistic(z)))
+            confidence = logistic(z)
+            if best >= EXACT and lex >= EXACT:
+                confidence = max(confidence, best)  # typed as the author wrote it: the author's own decision
+            out.append(Scored(ev.entry, ev, lex, best=best, lead=lead, centroid=cent, confidence=confidence))
         out.sort(key=lambda s: s.confidence, reverse=True)
         return out, near
 

@@ -315,6 +315,10 @@ class Lexical:
         vec = _unit({k: _sublinear(v) * idf.get(k, unseen) for k, v in features.items()})
         return {k: v for k, v in vec.items() if k in idf}
 
+    def canonical(self, words: Sequence[str]) -> tuple[str, ...]:
+        """The words as the KB writes them: typos folded onto KB words, slang onto its synonyms' terms."""
+        return tuple(self._fold_words(words, fold_typos=True))
+
     def analyze(self, text: str | Sequence[str]) -> LexicalQuery:
         """Typo folding, synonyms and weighted feature vectors of a text, or of its already normalised words."""
         words = normalize(text).split() if isinstance(text, str) else text

@@ -24,6 +24,9 @@ class Finding:
         return f"{self.where}: entry '{self.entry}': {self.message}"
 
 
+_ANSWERED = (ReplyType.ANSWER, ReplyType.GAP)  # a declared gap answers its own phrasings
+
+
 def lint(bot: Bot, *, today: dt.date | None = None) -> list[Finding]:
     """Warnings an author should look at; an empty list means the KB is clean."""
     today = today or dt.date.today()
@@ -42,9 +45,9 @@ def lint(bot: Bot, *, today: dt.date | None = None) -> list[Finding]:
             findings.append(Finding(e.id, where, "no 'source': quote the source sentences the answer rests on"))
         for text in e.texts:
             reply = bot.conversation().decide(bot.engine.rank(text, limit=5))
-            if reply.type is ReplyType.ANSWER and reply.entry == e.id:
+            if reply.type in _ANSWERED and reply.entry == e.id:
                 continue
-            if reply.type is ReplyType.ANSWER:
+            if reply.type in _ANSWERED:
                 got = f"is answered by '{reply.entry}'"
             elif reply.type is ReplyType.CLARIFY:
                 got = "is ambiguous with " + ", ".join(f"'{o.entry}'" for o in reply.options if o.entry != e.id)
@@ -66,9 +69,14 @@ def lint(bot: Bot, *, today: dt.date | None = None) -> list[Finding]:
     t = kb.settings.thresholds
     reported: set[frozenset[str]] = set()
     for e in kb.entries:
-        for c in bot.engine.rank(e.question, limit=3):
+        ranked = bot.engine.rank(e.question, limit=3)
+        own = next((c.confidence for c in ranked if c.entry.id == e.id), 0.0)
+        for c in ranked:
             pair = frozenset((e.id, c.entry.id))
-            if c.entry.id != e.id and c.confidence >= t.answer and pair not in reported:
+            # Related entries are expected to resemble each other; a duplicate is one the bot can hardly tell
+            # apart on the entry's own question (the other comes within half the answer margin of it).
+            close = c.confidence >= t.answer and own - c.confidence < t.margin / 2
+            if c.entry.id != e.id and close and pair not in reported:
                 reported.add(pair)
                 findings.append(Finding(e.id, f"{e.file}:{e.line}" if e.file else "<entries>",
                                         f"near-duplicate of '{c.entry.id}' (its question scores "

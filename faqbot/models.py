@@ -67,8 +67,8 @@ class Thresholds:
     """Decision thresholds on calibrated confidence (defaults chosen on the default KB's visitor dev split with
     ``python -m bench thresholds``)."""
 
-    answer: float = 0.30
-    clarify: float = 0.25
+    answer: float = 0.35
+    clarify: float = 0.35
     margin: float = 0.20
 
 

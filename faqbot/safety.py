@@ -27,6 +27,9 @@ if TYPE_CHECKING:
     from .models import Safety
 
 
+CLASSIFIER_MIN_WORDS = 2  # English messages this short get at most a concern from the classifier
+
+
 class Risk(str, enum.Enum):
     """What a message needs before any FAQ answer: nothing, emergency resources, or a clinician."""
 
@@ -348,15 +351,22 @@ class RiskPolicy:
         if scores is not None and self.classifier is not None:
             c = self.classifier
             foreign = a.language not in ("en", "")
-            if scores.crisis >= (c.foreign_crisis if foreign else c.crisis):
+            # Two English words carry too little meaning for the classifier alone to withhold the answer ("good
+            # morning", "opioids??"); they get the crisis line with the answer instead (concern, below).
+            if scores.crisis >= (c.foreign_crisis if foreign else c.crisis) and (
+                    foreign or len(a.words) > CLASSIFIER_MIN_WORDS):
                 return Verdict(Risk.CRISIS, "classifier")
         norm = _prepare(a.text)
         for reason, pattern in self._rules.referral:
             if pattern.search(norm):
                 return Verdict(Risk.REFERRAL, reason)
-        if scores is not None and self.classifier is not None and (
-                scores.concern >= self.classifier.concern or scores.crisis >= self.classifier.concern_from_crisis):
-            return Verdict(Risk.CONCERN, "classifier")
+        if scores is not None and self.classifier is not None:
+            c = self.classifier
+            short = a.language == "en" and len(a.words) <= CLASSIFIER_MIN_WORDS
+            # "bye", "thx": too little to read distress into; only a score past the crisis threshold counts.
+            if short and scores.crisis >= c.crisis or not short and (
+                    scores.concern >= c.concern or scores.crisis >= c.concern_from_crisis):
+                return Verdict(Risk.CONCERN, "classifier")
         return Verdict(Risk.NONE)
 
     def crisis_text(self, language: str) -> str:
