@@ -147,7 +147,9 @@ class Conversation:
                           confidence=1.0, suggestions=self._handoff())
         else:
             reply = self._respond(a)
-            if verdict.risk is Risk.CONCERN:
+            # A classifier's concern on "tell me more", "2" or "thanks" is noise: such turns carry no content.
+            if verdict.risk is Risk.CONCERN and not self._is_control(a) and not (
+                    reply.type is ReplyType.SMALLTALK and reply.confidence >= SMALLTALK_CERTAIN):
                 reply = self._with_concern(reply)
         return self._remember(self._with_reminder(reply))
 
@@ -165,8 +167,10 @@ class Conversation:
             return self._fallback(a, ranked)
         top = ranked[0]
         close = [c for c in ranked[1:] if c.confidence >= t.clarify and top.confidence - c.confidence < t.margin]
-        # An authored phrasing typed as written (the engine's EXACT) is answered even with a related entry near.
-        if top.confidence >= t.answer and (not close or top.confidence >= EXACT):
+        # An authored phrasing typed as written (the engine's EXACT) is answered even with a related entry near,
+        # unless another entry has that phrasing too.
+        exact = top.confidence >= EXACT and all(c.confidence < EXACT for c in close)
+        if top.confidence >= t.answer and (not close or exact):
             return self._answer(top.entry.id, confidence=top.confidence)
         options = [top, *close][:MAX_OPTIONS]
         if len(options) >= 2:
@@ -297,7 +301,11 @@ class Conversation:
     def _with_concern(self, reply: Reply) -> Reply:
         """Distress without imminent danger: the crisis line first, then whatever the question gets."""
         line = self.kb.settings.safety.concern
-        return replace(reply, type=ReplyType.CONCERN, text=f"{line}\n\n{reply.text}") if line else reply
+        if not line:
+            return reply
+        # An answer becomes a concern reply; a clarification or a decline keeps its type (its options, its hints).
+        kind = ReplyType.CONCERN if reply.type in (ReplyType.ANSWER, ReplyType.GAP) else reply.type
+        return replace(reply, type=kind, text=f"{line}\n\n{reply.text}")
 
     def _with_reminder(self, reply: Reply) -> Reply:
         reminder = self.kb.settings.safety.reminder
@@ -311,6 +319,11 @@ class Conversation:
             return reply
         ack = acks[zlib.crc32(a.norm.encode()) % len(acks)]
         return replace(reply, text=f"{ack}\n\n{reply.text}")
+
+    def _is_control(self, a: Analysis) -> bool:
+        """A turn that steers the conversation (a pick, "repeat", "more") rather than saying anything."""
+        recent = bool(self.state.recent)
+        return self._picked_option(a) is not None or recent and bool(_REPEAT.match(a.norm) or _MORE.match(a.norm))
 
     def _picked_option(self, a: Analysis) -> str | None:
         """A pick among the offered options: by number or ordinal, or by retyping the option's question."""

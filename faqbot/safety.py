@@ -350,7 +350,9 @@ class RiskPolicy:
         scores = self.classifier.scores(a.vector) if self.classifier is not None and a.vector is not None else None
         if scores is not None and self.classifier is not None:
             c = self.classifier
-            foreign = a.language not in ("en", "")
+            # Only a language we can place (Spanish, or a non-Latin script) lowers the bar: ASCII text without
+            # English function words ("thanks so much") is mostly English the guess could not place.
+            foreign = a.language == "es" or (a.language == "other" and not a.folded.isascii())
             # Two English words carry too little meaning for the classifier alone to withhold the answer ("good
             # morning", "opioids??"); they get the crisis line with the answer instead (concern, below).
             if scores.crisis >= (c.foreign_crisis if foreign else c.crisis) and (

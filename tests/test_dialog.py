@@ -177,8 +177,11 @@ def test_medical_advice_gets_a_referral_without_a_dose(bot: Bot, question: str) 
 
 
 def test_out_of_scope_is_declined(bot: Bot) -> None:
-    for text in ["what's the weather", "write me a poem", "what's 2+2", "asdkjhasd qwpoe", "?????"]:
+    for text in ["what's the weather", "write me a poem", "what's 2+2", "?????"]:
         assert bot.ask(text).type is ReplyType.FALLBACK, text
+    # A keyboard mash means nothing to the classifier either; it may attach the crisis line, never an answer.
+    mash = bot.ask("asdkjhasd qwpoe")
+    assert mash.type in (ReplyType.FALLBACK, ReplyType.CONCERN) and mash.entry is None
 
 
 def test_fallback_offers_consultation_and_contact(bot: Bot) -> None:

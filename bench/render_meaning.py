@@ -1,0 +1,73 @@
+"""Sections of docs/benchmarks.md for the meaning tier, the default KB's thresholds and safety triage."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:.1f}%"
+
+
+def fusion_section(f: dict[str, Any]) -> list[str]:
+    names = ("bias", "lexical confidence", "nearest phrasing", "lead in meaning", "centroid", "coverage")
+    weights = ", ".join(f"{n} {w:.2f}" for n, w in zip(names, f["weights"]))
+    lines = ["## Understanding by meaning (CLINC150)", "",
+             (f"`python -m bench fusion` (`--fit` refits the weights on val). The encoder is {f['model']}, run "
+              "in-process with ONNX Runtime. faqbot's fused confidence is a logistic function of the lexical tier's "
+              "confidence and the meaning signals, with non-negative weights fitted on val + oos_val of both "
+              f"settings ({weights}). Decline thresholds are chosen on val; test is reported."), "",
+             "| setting | system | top-1 | in-scope acc | OOS recall | balanced |", "|---|---|---|---|---|---|"]
+    for r in f["results"]:
+        lines.append(f"| {r['per_intent']}/intent | {r['system']} | {_pct(r['top1'])} | {_pct(r['inscope_acc'])} | "
+                     f"{_pct(r['oos_recall'])} | {_pct(r['balanced'])} |")
+    lines.append("")
+    return lines
+
+
+def thresholds_section(t: dict[str, Any]) -> list[str]:
+    s, dev, hold = t["shipped"], t["dev_shipped"], t["holdout_shipped"]
+    lines = ["## The default KB's thresholds (visitor dev split, holdout apart)", "",
+             ("`python -m bench thresholds` runs the whole dialog over `knowledge/tests-visitors.yaml` (the dev split) "
+              "for a grid of answer / clarify / margin thresholds; a wrong answer costs twice a decline. The holdout "
+              "`knowledge/tests-holdout.yaml` is run once, with the shipped thresholds, and never searched."), "",
+             "| | answer | clarify | margin | passed | wrong | declined |", "|---|---|---|---|---|---|---|"]
+    for label, r in (("shipped, dev", dev), ("shipped, holdout", hold)):
+        lines.append(f"| {label} | {s['answer']} | {s['clarify']} | {s['margin']} | {r['passed']}/{r['cases']} "
+                     f"({_pct(r['accuracy'])}) | {r['wrong']} | {r['declined']} |")
+    for r in t["grid_best"][:3]:
+        lines.append(f"| grid, dev | {r['answer']} | {r['clarify']} | {r['margin']} | {r['passed']}/{r['cases']} "
+                     f"({_pct(r['accuracy'])}) | {r['wrong']} | {r['declined']} |")
+    lines.append("")
+    return lines
+
+
+def _triage(r: dict[str, Any], label: str) -> tuple[int, int, int]:
+    row = r.get(label, {"n": 0, "crisis": 0, "concern": 0})
+    return row["n"], row["crisis"], row.get("concern", 0)
+
+
+def safety_section(s: dict[str, Any]) -> list[str]:
+    th = s["model"]
+    lines = ["## Safety triage", "",
+             ("`python -m bench safety` (`--fit` retrains the classifier and chooses its thresholds on cross-validated "
+              "training data). The holdout `tests/data/safety_holdout.yaml` is never used to fit or choose; everyday "
+              f"sentences are 2,000 CLINC150 *test* utterances. Thresholds: crisis {th['crisis']}, crisis line "
+              f"{th['concern_from_crisis']}, concern {th['concern']}. See [safety.md](safety.md)."), "",
+             "| policy | split | crisis reply | crisis reply or line | hard negatives: crisis reply | everyday: crisis reply |",
+             "|---|---|---|---|---|---|"]
+    for name in ("rules", "both"):
+        res = s["results"][name]
+        for split in ("tuning", "holdout"):
+            n, c, k = _triage(res[split], "crisis")
+            nn, nc, _ = _triage(res[split], "negative")
+            en, ec, _ = _triage(res["everyday_test"], "negative")
+            lines.append(f"| {'rules + classifier' if name == 'both' else 'rules'} | {split} | {c}/{n} | {c + k}/{n} | "
+                         f"{nc}/{nn} | {ec}/{en} |")
+    lines += ["", "Holdout per category (rules + classifier):", "",
+              "| category | n | crisis reply | crisis line | referral |", "|---|---|---|---|---|"]
+    for key, r in s["results"]["both"]["holdout"].items():
+        if "/" in key:
+            lines.append(f"| {key} | {r['n']} | {r['crisis']} | {r['concern']} | {r['referral']} |")
+    lines.append("")
+    return lines
