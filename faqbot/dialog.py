@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .analysis import Analysis
-from .engine import EXACT, Engine
+from .engine import Engine
 from .knowledge import KnowledgeBase
 from .models import Candidate, Option, Reply, ReplyType
 from .safety import Risk, RiskPolicy
@@ -167,9 +167,9 @@ class Conversation:
             return self._fallback(a, ranked)
         top = ranked[0]
         close = [c for c in ranked[1:] if c.confidence >= t.clarify and top.confidence - c.confidence < t.margin]
-        # An authored phrasing typed as written (the engine's EXACT) is answered even with a related entry near,
+        # An authored phrasing typed as written (``Candidate.exact``) is answered even with a related entry near,
         # unless another entry has that phrasing too.
-        exact = top.confidence >= EXACT and all(c.confidence < EXACT for c in close)
+        exact = top.exact and not any(c.exact for c in close)
         if top.confidence >= t.answer and (not close or exact):
             return self._answer(top.entry.id, confidence=top.confidence)
         options = [top, *close][:MAX_OPTIONS]

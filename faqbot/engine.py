@@ -17,13 +17,11 @@ from typing import TYPE_CHECKING
 from .analysis import Analysis, Analyzer
 from .lexical import Evidence, Lexical, LexicalOptions, logistic
 from .models import Candidate, Entry, Why
+from .text import normalize
 
 if TYPE_CHECKING:
     from .encoder import Encoder
     from .semantic import Nearness, Semantic, VectorCache
-
-
-EXACT = 0.98  # a message this close to an authored phrasing, in meaning and in words, is that phrasing
 
 
 @dataclass(frozen=True)
@@ -71,6 +69,11 @@ class Engine:
             from .semantic import Semantic
             self.semantic = Semantic(self.entries, encoder, cache=cache)
         self.analyzer = Analyzer(encoder=encoder, canonical=self.lexical.canonical)
+        authored: dict[str, set[int]] = {}
+        for i, e in enumerate(self.entries):
+            for text in e.texts:
+                authored.setdefault(normalize(text), set()).add(i)
+        self._authored = {k: frozenset(v) for k, v in authored.items()}  # normalised phrasing -> its entries
 
     @property
     def mode(self) -> str:
@@ -93,6 +96,7 @@ class Engine:
         near = self.semantic.nearness(a.meaning)
         nearest = [int(i) for i in near.best.argsort()[::-1][: o.semantic_top]]
         found = self.lexical.evidence(q, limit=limit, also=nearest)
+        exact = self._authored.get(a.norm, frozenset())
         out = []
         for ev in found:
             lex = self.lexical.confidence(ev)
@@ -100,7 +104,7 @@ class Engine:
             z = (o.bias + o.w_lexical * lex + o.w_best * best + o.w_lead * lead + o.w_centroid * cent
                  + o.w_coverage * ev.coverage)
             confidence = logistic(z)
-            if best >= EXACT and lex >= EXACT:
+            if ev.entry in exact:
                 confidence = max(confidence, best)  # typed as the author wrote it: the author's own decision
             out.append(Scored(ev.entry, ev, lex, best=best, lead=lead, centroid=cent, confidence=confidence))
         out.sort(key=lambda s: s.confidence, reverse=True)
@@ -115,7 +119,8 @@ class Engine:
             parts += (("meaning", s.best), ("meaning_lead", s.lead), ("centroid", s.centroid))
         why = Why(terms=lex_why.terms, phrasing=lex_why.phrasing, parts=parts, meaning=meaning,
                   similarity=similarity)
-        return Candidate(entry=self.entries[s.entry], score=s.lexical.score, confidence=s.confidence, why=why)
+        return Candidate(entry=self.entries[s.entry], score=s.lexical.score, confidence=s.confidence, why=why,
+                         exact=s.entry in self._authored.get(a.norm, frozenset()))
 
     def features(self, a: Analysis, *, limit: int = 5) -> list[tuple[int, list[float]]]:
         """Each candidate's fusion signals (for fitting the weights in ``bench``), in ``EngineOptions`` order."""

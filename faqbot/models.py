@@ -123,6 +123,7 @@ class Candidate:
     score: float
     confidence: float
     why: Why = field(default_factory=Why)
+    exact: bool = False  # the message is one of the entry's authored phrasings, in words and in meaning
 
     def to_dict(self) -> dict[str, Any]:
         return {

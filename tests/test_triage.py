@@ -81,12 +81,11 @@ def test_two_words_are_never_a_crisis_by_meaning_alone(bot: Bot, message: str) -
 def test_distress_without_danger_gets_the_line_and_keeps_the_answer(bot: Bot) -> None:
     messages = _holdout("concern")
     replies = [bot.ask(m) for m in messages]
-    flagged = [r for r in replies if r.type in (ReplyType.CONCERN, ReplyType.CRISIS)]
+    flagged = [r for r in replies if _has_line(r.text)]
     assert len(flagged) / len(messages) >= HOLDOUT_CONCERN
-    for r in flagged:
-        assert _has_line(r.text)
-    # A concern is graded below a crisis: it never withholds what the message asked.
-    assert sum(r.type is ReplyType.CONCERN for r in replies) > sum(r.type is ReplyType.CRISIS for r in replies)
+    # A concern is graded below a crisis: most of these keep their own reply, with the line before it.
+    assert sum(r.type is ReplyType.CRISIS for r in replies) < len(flagged) / 2
+    assert any(r.type is ReplyType.CONCERN and r.entry for r in replies)
 
 
 def test_after_a_crisis_every_reply_keeps_the_way_back(bot: Bot) -> None:
