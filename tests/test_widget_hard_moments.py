@@ -107,6 +107,10 @@ def site(tmp_path_factory: pytest.TempPathFactory, port: int) -> Path:
         shutil.copyfile(ROOT / "widget" / name, root / name)
     for name, body in _pages(port, free_port()).items():
         (root / name).write_text(body, encoding="utf-8")
+    demo = (ROOT / "widget" / "demo.html").read_text(encoding="utf-8")
+    left = demo.replace("<script src=", '<script data-position="bottom-left" src=')
+    assert left != demo
+    (root / "demo-left.html").write_text(left, encoding="utf-8")
     return root
 
 
@@ -628,26 +632,35 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 def test_screenshots_phone_positions_dark_and_offline(browser: Browser, module_live_server: ServerFactory,
                                                       site: Path, tmp_path: Path) -> None:
-    """The README's pictures, on the bundled clinic KB: written to a temp dir unless FAQBOT_SCREENSHOTS names one."""
+    """The README's pictures, on the bundled clinic KB: written to a temp dir unless FAQBOT_SCREENSHOTS names one.
+
+    widget-mobile.png (test_widget_browser) shows the open phone panel; here the bottom-left launcher with an
+    unread answer, the dark theme, and the offline panel.
+    """
     server = module_live_server(widget_dir=str(site))
     out = Path(SHOTS) if SHOTS else tmp_path
     out.mkdir(parents=True, exist_ok=True)
-    shots = [("widget-phone-right", "/", True, "light", "does it work for alcohol?"),
-             ("widget-phone-left", "/widget/left.html", True, "light", "opening hours"),
-             ("widget-dark", "/", False, "dark", "is ketamine addictive?"),
-             ("widget-offline", "/widget/offline.html", True, "light", None)]
-    for name, page, is_phone, scheme, question in shots:
+    for name, page, is_phone, scheme in (("widget-phone-left", "/widget/demo-left.html", True, "light"),
+                                         ("widget-dark", "/", False, "dark"),
+                                         ("widget-offline", "/widget/offline.html", True, "light")):
         context = _context(browser, phone=is_phone, color_scheme=scheme, device_scale_factor=1)
         try:
             v = Visit(context.new_page(), server.url)
             v.goto(page)
-            v.launcher.click()
-            expect(v.panel).to_be_visible()
-            if question:
-                v.ask(question)
+            if name == "widget-phone-left":
+                v.page.evaluate("Faqbot.ask('how do i book a consultation'); Faqbot.close()")
+                expect(v.page.locator("faqbot-widget .dot")).to_have_text("1", timeout=WAIT)
+                box = v.launcher.bounding_box()
+                assert box and box["x"] < MOBILE["width"] / 2
+                v.page.evaluate("document.activeElement.blur()")
             else:
-                expect(v.page.locator("faqbot-widget .offline")).to_be_visible(timeout=WAIT)
-            v.input.blur()
+                v.launcher.click()
+                expect(v.panel).to_be_visible()
+                if name == "widget-dark":
+                    expect(v.ask("is ketamine addictive?")).to_have_attribute("data-type", "answer")
+                else:
+                    expect(v.page.locator("faqbot-widget .offline a[href='tel:988']")).to_be_visible(timeout=WAIT)
+                v.input.blur()
             v.page.wait_for_timeout(150)
             path = out / f"{name}.png"
             v.page.screenshot(path=str(path))
