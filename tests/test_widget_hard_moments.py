@@ -595,6 +595,17 @@ def test_unread_count_on_the_launcher(desk: Visit) -> None:
     expect(desk.page.locator("faqbot-widget .dot")).to_be_hidden()
 
 
+def test_messages_show_the_time_they_were_sent_and_answered(desk: Visit) -> None:
+    desk.goto("/widget/plain.html")
+    desk.open()
+    reply = desk.ask("opening hours")
+    for message in (desk.user(), reply):
+        stamp = message.locator("time.stamp")
+        expect(stamp).to_have_text(re.compile(r"^\d{1,2}:\d{2}"))
+        when = stamp.get_attribute("datetime")
+        assert when and abs(desk.page.evaluate(f"Date.now() - Date.parse('{when}')")) < 60_000
+
+
 def test_script_is_compressed_and_long_cached_under_its_version(server: LiveServer) -> None:
     source = (ROOT / "widget" / "faqbot.js").read_text(encoding="utf-8")
     version = re.search(r'var VERSION = "([^"]+)"', source)

@@ -287,6 +287,7 @@
     "text-decoration:none;vertical-align:middle}",
     ".meta{font-size:12px;color:var(--fb-muted);margin-top:4px;white-space:normal;display:flex;flex-wrap:wrap;align-items:center;gap:6px}",
     ".user .meta{color:inherit;opacity:.95}",
+    ".stamp{display:block;font-size:11.5px;color:var(--fb-muted);margin-top:3px}.user .stamp{color:inherit;text-align:right}",
     ".chips{display:flex;flex-wrap:wrap;gap:6px;margin:8px 0 0;padding:0;list-style:none}",
     ".msg .chips{margin:8px 0 0;padding:0;list-style:none}.msg .chips li{margin:0}",
     ".chip{border:1.5px solid var(--fb-ink);background:var(--fb-bg);color:var(--fb-ink);border-radius:16px;",
@@ -968,7 +969,7 @@
       return;
     }
     if (!this.isOpen()) this.open({ focus: false });
-    var msg = { id: this.nextId(), role: "user", text: text, status: "queued" };
+    var msg = { id: this.nextId(), role: "user", text: text, status: "queued", at: Date.now() };
     if (entry) msg.entry = entry;
     this.data.messages.push(msg);
     this.hideIntroChips();
@@ -1109,6 +1110,7 @@
     var msg = {
       id: id,
       role: "bot",
+      at: Date.now(),
       replyTo: frame.id || null,
       reply: {
         type: REPLY_TYPES.indexOf(reply.type) >= 0 ? reply.type : "answer",
@@ -1363,6 +1365,7 @@
       var retry = el("button", { type: "button", class: "retry", text: s.retry });
       retry.addEventListener("click", function () { self.resend("timeout"); });
       li.appendChild(el("div", { class: "meta", hidden: true }, [el("span"), retry]));
+      if (typeof msg.at === "number") li.appendChild(stamp(msg));
       this.paintStatus(li, msg);
       return li;
     }
@@ -1406,8 +1409,21 @@
       item.appendChild(el("div", { class: "votes" }, [up, down, el("span", { class: "thanks", "aria-live": "polite" })]));
       this.paintVote(item, msg);
     }
+    if (typeof msg.at === "number") item.appendChild(stamp(msg));
     return item;
   };
+
+  // The time a message was sent or received, in the visitor's locale ("14:05", "2:05 PM").
+  function stamp(msg) {
+    var d = new Date(msg.at);
+    var shown;
+    try {
+      shown = d.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
+    } catch (e) {
+      shown = d.getHours() + ":" + ("0" + d.getMinutes()).slice(-2);
+    }
+    return el("time", { class: "stamp", datetime: d.toISOString(), text: shown });
+  }
 
   Widget.prototype.update = function (msg) {
     var node = this.nodes[msg.id];
