@@ -1222,7 +1222,7 @@
 
   Widget.prototype.onCsp = function (ev) {
     var directive = ev.effectiveDirective || ev.violatedDirective || "";
-    if (directive.indexOf("connect-src") !== 0 || this.conn.state === CONN.STOPPED) return;
+    if (directive.indexOf("connect-src") !== 0 || ev.disposition === "report" || this.conn.state === CONN.STOPPED) return;
     var blocked = String(ev.blockedURI || "");
     try {
       if (new URL(blocked).host !== new URL(this.config.server).host) return;
