@@ -899,6 +899,7 @@
   Widget.prototype.open = function (opts) {
     if (this.data.refused) return;
     clearTimeout(this.lingerTimer);
+    this.launcher.hidden = false; // opened from the page before the first connection answered
     this.panel.hidden = false;
     this.wrap.classList.add("open");
     this.launcher.setAttribute("aria-expanded", "true");
