@@ -21,6 +21,23 @@ for tool in chromium redis-server; do
   command -v "$tool" >/dev/null 2>&1 || { echo "tests/run.sh: $tool is required and could not be installed" >&2; exit 1; }
 done
 
+# axe-core for the widget's accessibility tests: from the npm registry into tests/.axe (not committed).
+AXE_VERSION=4.14.1
+AXE_JS=tests/.axe/node_modules/axe-core/axe.min.js
+if ! { [ -f "$AXE_JS" ] && grep -q "axe v$AXE_VERSION" "$AXE_JS"; }; then
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "tests/run.sh: installing npm with apt-get (for axe-core)" >&2
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends npm
+  fi
+  echo "tests/run.sh: installing axe-core@$AXE_VERSION from npm into tests/.axe" >&2
+  npm install --prefix tests/.axe --no-save --no-audit --no-fund --no-package-lock "axe-core@$AXE_VERSION" >&2 \
+    || { echo "tests/run.sh: could not install axe-core from npm; the widget accessibility tests need it" >&2; exit 1; }
+  [ -f "$AXE_JS" ] || { echo "tests/run.sh: $AXE_JS missing after npm install" >&2; exit 1; }
+fi
+
 PY="${PYTHON:-python3}"
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip

@@ -563,8 +563,13 @@ def test_widget_source_has_no_html_sinks_eval_or_cross_window_messaging() -> Non
         assert sink not in source, sink
 
 
-def test_screenshots_for_the_docs(browser: Browser, default_server: Any) -> None:
-    """docs/widget-desktop.png and docs/widget-mobile.png: the open widget with a short conversation."""
+def test_screenshots_for_the_docs(browser: Browser, default_server: Any, tmp_path: Path) -> None:
+    """widget-desktop.png and widget-mobile.png: the open widget with a short conversation, each answered.
+
+    Written to a temp dir; ``FAQBOT_SCREENSHOTS=docs`` writes the README's copies instead.
+    """
+    out = Path(os.environ.get("FAQBOT_SCREENSHOTS") or tmp_path)
+    out.mkdir(parents=True, exist_ok=True)
     for name, viewport, questions in (
         ("desktop", DESKTOP, ["is ketamine addictive?", "how do i book a consultation"]),
         ("mobile", MOBILE, ["does it work for alcohol?"]),
@@ -576,10 +581,16 @@ def test_screenshots_for_the_docs(browser: Browser, default_server: Any) -> None
             v.goto()
             v.open()
             for q in questions:
-                v.ask(q)
+                expect(v.ask(q)).to_have_attribute("data-type", "answer")
+                expect(v.bot()).to_be_in_viewport()
             v.input.blur()
             v.page.wait_for_timeout(150)
-            v.page.screenshot(path=str(ROOT / "docs" / f"widget-{name}.png"))
+            path = out / f"widget-{name}.png"
+            v.page.screenshot(path=str(path))
+            header = path.read_bytes()[:24]
+            assert header[:8] == b"\x89PNG\r\n\x1a\n"
+            assert (int.from_bytes(header[16:20], "big"), int.from_bytes(header[20:24], "big")) == (
+                viewport["width"], viewport["height"])
         finally:
             context.close()
 

@@ -9,13 +9,17 @@
 (function () {
   "use strict";
 
-  var VERSION = "1.0.0";
+  var VERSION = "1.1.0";
   var HOST_TAG = "faqbot-widget";
   var STORE_PREFIX = "faqbot:v1:";
   var MAX_STORED = 120; // transcript entries kept in sessionStorage
   var MAX_TEXT = 2000; // the server's default limit; longer text is refused with too_long
   var BACKOFF = { base: 500, factor: 2, max: 15000 };
   var REPLY_TYPES = ["answer", "clarify", "fallback", "smalltalk", "crisis", "referral"];
+  var REPLY_TIMEOUT = 20000; // ms without a reply before the typing dots give way to "Try again"
+  var PROBE_LINGER = 30000; // ms the first, unopened connection stays up before it is closed quietly
+  var SLOW_WARN_AFTER = 3; // failed attempts before the console says the server cannot be reached
+  var PHONE_MAX = 480; // px: at or under this width the panel is full screen and modal
 
   // Loaded twice (two tags, or a tag plus a bundler copy): the first instance wins, the second does nothing.
   if ((window.Faqbot && window.Faqbot.__faqbot) || document.querySelector(HOST_TAG)) return;
@@ -43,6 +47,16 @@
     retryNow: "Retry now",
     queued: "Not sent yet: it will be sent when the connection is back.",
     failed: "Not delivered.",
+    noReply: "No answer yet.",
+    retry: "Try again",
+    resend: "Send again",
+    greeting: "Hello! Ask us a question.",
+    offlineTitle: "The assistant can't be reached right now.",
+    offlineCrisis: "In a crisis, call or text 988. In an emergency, call 911.",
+    unavailable: "The chat is not available on this page.",
+    region: "Chat",
+    textLink: "Text",
+    textLabel: "Text {n}",
     helpful: "Helpful",
     notHelpful: "Not helpful",
     feedbackThanks: "Thanks for your feedback.",
@@ -51,6 +65,7 @@
     crisisTitle: "Get help now",
     newTab: "(opens in a new tab)",
     unread: "New reply",
+    unreadMany: "{n} new replies",
     errors: {
       rate_limited: "You are sending messages very fast. Please wait a moment and try again.",
       too_long: "That message is too long. Please shorten it.",
@@ -105,15 +120,30 @@
     var lang = d.lang || document.documentElement.lang || "en";
     var position = d.position === "bottom-left" ? "bottom-left" : "bottom-right";
     if (d.position && d.position !== position) warn("data-position must be bottom-right or bottom-left");
+    var theme = d.theme === "light" || d.theme === "dark" ? d.theme : "auto";
+    if (d.theme && d.theme !== theme) warn("data-theme must be light, dark or auto");
+    var timeout = d.replyTimeout ? Number(d.replyTimeout) : REPLY_TIMEOUT;
+    if (!(timeout >= 1000)) {
+      warn("data-reply-timeout must be a number of milliseconds, at least 1000; using " + REPLY_TIMEOUT);
+      timeout = REPLY_TIMEOUT;
+    }
+    var strings = loadStrings(lang, d.strings);
     return {
       server: serverUrl(tag, d.server),
       title: d.title || "",
       greeting: d.greeting || "",
+      // Shown when the server cannot be reached: the clinic's own lines, and a crisis line unless turned off.
+      contact: d.contact || "",
+      crisis: d.crisis !== undefined ? d.crisis : strings.offlineCrisis,
       color: d.color || "",
       position: position,
+      theme: theme,
+      replyTimeout: timeout,
+      // On a phone the open panel covers the whole page, so data-open waits for a tap unless it says "always".
       open: d.open !== undefined && d.open !== "false" && d.open !== "0",
+      openOnPhones: d.open === "always",
       lang: lang,
-      strings: loadStrings(lang, d.strings)
+      strings: strings
     };
   }
 
@@ -124,10 +154,16 @@
     try {
       url = new URL(explicit || "/ws", base);
     } catch (e) {
+      console.error("faqbot: data-server=\"" + explicit + "\" is not a URL. Set it to the server's websocket " +
+        "address, e.g. data-server=\"wss://chat.example.org/ws\"; trying /ws on this page's host instead.");
       url = new URL("/ws", location.href);
     }
     if (url.protocol === "http:") url.protocol = "ws:";
     else if (url.protocol === "https:") url.protocol = "wss:";
+    if (url.protocol !== "ws:" && url.protocol !== "wss:") {
+      console.error("faqbot: data-server must be a ws://, wss://, http:// or https:// address, not \"" + explicit +
+        "\". Set it to the server's websocket address, e.g. data-server=\"wss://chat.example.org/ws\".");
+    }
     url.hash = "";
     return url.toString();
   }
@@ -186,6 +222,9 @@
   }
 
   // -------------------------------------------------------------------------------------------- CSS
+  var DARK = "--fb-bg:#181a1e;--fb-surface:#282c32;--fb-text:#eceef1;--fb-muted:#b4bbc4;--fb-border:#4a5058;" +
+    "--fb-ink:var(--fb-ink-dark);--fb-crisis-bg:#3b1412;--fb-crisis-text:#ffe3e0;--fb-crisis-edge:#ff8a80;" +
+    "--fb-warn-bg:#3d3214;--fb-warn-text:#fff0c2";
   var CSS = [
     ":host{all:initial}",
     ".fb{--fb-bg:#fff;--fb-surface:#f1f3f5;--fb-text:#1a1d21;--fb-muted:#4f5761;--fb-border:#c9ced4;",
@@ -193,57 +232,66 @@
     "--fb-warn-bg:#fff4d6;--fb-warn-text:#4a3500;",
     "font:15px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,'Helvetica Neue',Arial,sans-serif;color:var(--fb-text);",
     "-webkit-font-smoothing:antialiased;text-align:left;letter-spacing:normal;}",
-    "@media (prefers-color-scheme:dark){.fb{--fb-bg:#181a1e;--fb-surface:#282c32;--fb-text:#eceef1;",
-    "--fb-muted:#b4bbc4;--fb-border:#4a5058;--fb-ink:var(--fb-ink-dark);--fb-crisis-bg:#3b1412;",
-    "--fb-crisis-text:#ffe3e0;--fb-crisis-edge:#ff8a80;--fb-warn-bg:#3d3214;--fb-warn-text:#fff0c2}}",
+    // data-theme: dark always, or (auto) when the visitor's system is dark.
+    ".fb.dark{" + DARK + "}",
+    "@media (prefers-color-scheme:dark){.fb.auto{" + DARK + "}}",
     ".fb *,.fb *::before,.fb *::after{box-sizing:border-box}",
     ".fb [hidden]{display:none!important}",
     ".sr{position:absolute!important;width:1px;height:1px;margin:-1px;padding:0;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap;border:0}",
     "button{font:inherit;color:inherit;cursor:pointer}",
     ".fb :focus-visible{outline:3px solid var(--fb-ink);outline-offset:2px}",
-    ".launcher{position:fixed;bottom:20px;right:20px;z-index:2147483000;width:60px;height:60px;border-radius:50%;",
+    // Launcher and panel keep clear of a phone's rounded corners and home bar (env() is 0 elsewhere).
+    ".launcher{position:fixed;bottom:calc(20px + env(safe-area-inset-bottom,0px));right:calc(20px + env(safe-area-inset-right,0px));",
+    "z-index:2147483000;width:60px;height:60px;border-radius:50%;",
     "border:0;background:var(--fb-primary);color:var(--fb-on-primary);box-shadow:0 4px 14px rgba(0,0,0,.28);",
     "display:flex;align-items:center;justify-content:center;padding:0;transition:transform .15s}",
     ".launcher:hover{transform:scale(1.05)}",
     ".launcher:focus-visible{outline:3px solid var(--fb-primary);outline-offset:3px;box-shadow:0 0 0 3px #fff,0 4px 14px rgba(0,0,0,.28)}",
     ".launcher svg{width:28px;height:28px;fill:currentColor}",
-    ".dot{position:absolute;top:4px;right:4px;width:14px;height:14px;border-radius:50%;background:#d93025;border:2px solid #fff}",
-    ".left .launcher{right:auto;left:20px}",
+    ".dot{position:absolute;top:-2px;right:-2px;min-width:22px;height:22px;padding:0 5px;border-radius:11px;background:#b3261e;",
+    "color:#fff;border:2px solid #fff;font-size:12px;font-weight:700;line-height:18px;text-align:center}",
+    ".left .launcher{right:auto;left:calc(20px + env(safe-area-inset-left,0px))}",
     ".panel{position:fixed;bottom:92px;right:20px;z-index:2147483001;width:380px;max-width:calc(100vw - 40px);",
     "height:600px;max-height:calc(100vh - 120px);display:flex;flex-direction:column;background:var(--fb-bg);",
     "border:1px solid var(--fb-border);border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.25);overflow:hidden}",
     ".left .panel{right:auto;left:20px}",
-    "header{display:flex;align-items:center;gap:8px;padding:12px 12px 12px 16px;background:var(--fb-primary);color:var(--fb-on-primary)}",
-    "header h2{flex:1;margin:0;font-size:16px;font-weight:600;line-height:1.3}",
-    ".close{border:0;background:transparent;color:inherit;width:36px;height:36px;border-radius:8px;display:flex;align-items:center;justify-content:center;padding:0}",
+    ".head{display:flex;align-items:center;gap:8px;padding:12px 12px 12px 16px;background:var(--fb-primary);color:var(--fb-on-primary)}",
+    ".head h2{flex:1;min-width:0;margin:0;font-size:16px;font-weight:600;line-height:1.3;overflow-wrap:anywhere}",
+    ".close{flex:none;border:0;background:transparent;color:inherit;width:44px;height:44px;border-radius:8px;display:flex;align-items:center;justify-content:center;padding:0}",
     ".close:hover{background:rgba(127,127,127,.25)}",
     ".close:focus-visible{outline:3px solid var(--fb-on-primary);outline-offset:-3px}",
     ".close svg{width:20px;height:20px;fill:currentColor}",
     ".status{display:flex;align-items:center;gap:8px;padding:6px 16px;background:var(--fb-warn-bg);color:var(--fb-warn-text);font-size:13px}",
     ".status span{flex:1}",
-    ".status button{border:1px solid currentColor;background:transparent;border-radius:6px;padding:2px 8px;font-size:13px}",
-    ".scroll{position:relative;flex:1;overflow-y:auto;padding:14px 14px 6px;overscroll-behavior:contain}",
-    ".log{list-style:none;margin:0;padding:0;display:flex;flex-direction:column;gap:10px}",
+    ".status button,.meta button,.note button{border:1px solid currentColor;background:transparent;border-radius:6px;padding:2px 8px;font-size:13px;min-height:28px}",
+    ".scroll{position:relative;flex:1;overflow-y:auto;overflow-x:hidden;padding:14px 14px 6px;overscroll-behavior:contain}",
+    ".log,.log>ol{list-style:none;margin:0;padding:0}",
+    ".log>ol{display:flex;flex-direction:column;gap:10px}",
     ".msg{max-width:88%;padding:9px 12px;border-radius:14px;word-wrap:break-word;overflow-wrap:anywhere}",
     ".msg.user{align-self:flex-end;background:var(--fb-primary);color:var(--fb-on-primary);border-bottom-right-radius:4px;white-space:pre-wrap}",
     ".msg.bot{align-self:flex-start;background:var(--fb-surface);border-bottom-left-radius:4px}",
     ".msg.note{align-self:center;background:transparent;color:var(--fb-muted);font-size:13px;text-align:center;padding:2px 8px}",
-    ".msg.crisis{max-width:100%;align-self:stretch;background:var(--fb-crisis-bg);color:var(--fb-crisis-text);",
+    ".msg.crisis,.offline{max-width:100%;align-self:stretch;background:var(--fb-crisis-bg);color:var(--fb-crisis-text);",
     "border:2px solid var(--fb-crisis-edge);border-left-width:6px;border-radius:10px}",
+    ".offline{padding:9px 12px;margin:0 0 10px;overflow-wrap:anywhere}",
+    ".offline .lines{margin-top:6px}",
     ".crisis-title{display:flex;align-items:center;gap:6px;font-weight:700;margin:0 0 4px}",
     ".crisis-title svg{width:18px;height:18px;fill:currentColor;flex:none}",
-    ".crisis a{color:inherit}",
-    ".msg p{margin:0 0 8px}.msg p:last-child{margin-bottom:0}",
-    ".msg ul,.msg ol{margin:0 0 8px;padding-left:20px}.msg ul{list-style:disc}.msg ul:last-child,.msg ol:last-child{margin-bottom:0}",
+    ".msg p,.offline p{margin:0 0 8px}.msg p:last-child,.offline p:last-child{margin-bottom:0}",
+    ".msg ul,.msg ol,.offline ul{margin:0 0 8px;padding-left:20px}.msg ul{list-style:disc}.msg ul:last-child,.msg ol:last-child{margin-bottom:0}",
     ".msg li{margin:2px 0}",
     ".msg a{color:var(--fb-ink);text-decoration:underline;text-underline-offset:2px}",
-    ".msg.crisis a{color:inherit}",
-    ".meta{font-size:12px;color:var(--fb-muted);margin-top:4px;white-space:normal}",
+    // In a crisis every number is a 44x44 px touch target (WCAG 2.5.5), not a thin underlined word.
+    ".msg.crisis a,.offline a{color:inherit;display:inline-flex;align-items:center;justify-content:center;min-width:44px;",
+    "min-height:44px;padding:0 10px;margin:2px 0;border:2px solid currentColor;border-radius:10px;font-weight:700;",
+    "text-decoration:none;vertical-align:middle}",
+    ".meta{font-size:12px;color:var(--fb-muted);margin-top:4px;white-space:normal;display:flex;flex-wrap:wrap;align-items:center;gap:6px}",
     ".user .meta{color:inherit;opacity:.95}",
+    ".stamp{display:block;font-size:11.5px;color:var(--fb-muted);margin-top:3px}.user .stamp{color:inherit;text-align:right}",
     ".chips{display:flex;flex-wrap:wrap;gap:6px;margin:8px 0 0;padding:0;list-style:none}",
     ".msg .chips{margin:8px 0 0;padding:0;list-style:none}.msg .chips li{margin:0}",
     ".chip{border:1.5px solid var(--fb-ink);background:var(--fb-bg);color:var(--fb-ink);border-radius:16px;",
-    "padding:5px 11px;font-size:13.5px;line-height:1.3;text-align:left}",
+    "padding:5px 11px;font-size:13.5px;line-height:1.3;text-align:left;max-width:100%;overflow-wrap:anywhere}",
     ".chip:hover{background:var(--fb-surface)}",
     ".chips-label{font-size:12px;color:var(--fb-muted);margin:10px 0 0}",
     ".votes{display:flex;align-items:center;gap:4px;margin-top:6px}",
@@ -263,11 +311,24 @@
     "border:1.5px solid var(--fb-border);border-radius:10px;padding:9px 12px}",
     "input::placeholder{color:var(--fb-muted);opacity:1}",
     "input:focus-visible{outline:3px solid var(--fb-ink);outline-offset:0;border-color:var(--fb-ink)}",
-    ".send{border:0;border-radius:10px;background:var(--fb-primary);color:var(--fb-on-primary);width:44px;",
+    ".send{flex:none;border:0;border-radius:10px;background:var(--fb-primary);color:var(--fb-on-primary);width:44px;min-height:44px;",
     "display:flex;align-items:center;justify-content:center;padding:0}",
     ".send svg{width:20px;height:20px;fill:currentColor}",
-    "@media (max-width:480px){.panel{inset:0;width:100%;max-width:none;height:100%;max-height:none;border:0;",
-    "border-radius:0;bottom:0;right:0;left:0;top:0}.open .launcher{display:none}}"
+    "input:disabled,.send:disabled{opacity:.6;cursor:not-allowed}",
+    // Phones (the class is set from the viewport, with or without a viewport meta): full screen, both positions.
+    ".fb.phone .panel{top:0;right:0;bottom:0;left:0;width:100%;max-width:none;height:100%;max-height:none;border:0;border-radius:0}",
+    ".fb.phone.open .launcher{display:none}",
+    ".fb.phone .head{padding-top:max(12px,env(safe-area-inset-top,0px));padding-left:max(16px,env(safe-area-inset-left,0px));",
+    "padding-right:max(12px,env(safe-area-inset-right,0px))}",
+    ".fb.phone .scroll{padding-left:max(14px,env(safe-area-inset-left,0px));padding-right:max(14px,env(safe-area-inset-right,0px))}",
+    ".fb.phone form{padding-bottom:max(10px,env(safe-area-inset-bottom,0px));padding-left:max(12px,env(safe-area-inset-left,0px));",
+    "padding-right:max(12px,env(safe-area-inset-right,0px))}",
+    // Windows High Contrast and other forced colours drop backgrounds: borders keep every control visible.
+    "@media (forced-colors:active){.launcher,.send,.close,.chip,.vote{border:2px solid ButtonText}",
+    ".panel,.msg,.offline,.typing{border:1px solid CanvasText}.head{border-bottom:1px solid CanvasText}",
+    ".dot{forced-color-adjust:none;background:Mark;color:MarkText;border-color:Canvas}",
+    ".typing i{forced-color-adjust:none;background:CanvasText}.vote[aria-pressed=true]{border-color:Highlight;color:Highlight}",
+    ".fb :focus-visible{outline-color:Highlight}}"
   ].join("\n");
 
   // ------------------------------------------------------------------------------------------- icons
@@ -418,6 +479,13 @@
       if (!href) continue;
       if (m.index > last) parent.appendChild(document.createTextNode(text.slice(last, m.index)));
       parent.appendChild(link(href, shown, strings));
+      if (href.indexOf("tel:") === 0 && /\b(call or text|text or call)\b[^.\d]{0,12}$/i.test(before)) {
+        // "Call or text 988": the number calls, and a link beside it opens a text message to it.
+        var sms = link("sms:" + href.slice(4), strings.textLink, strings);
+        sms.setAttribute("aria-label", strings.textLabel.replace("{n}", shown));
+        parent.appendChild(document.createTextNode(" "));
+        parent.appendChild(sms);
+      }
       last = m.index + shown.length;
       AUTO.lastIndex = last;
     }
@@ -458,7 +526,21 @@
       var data = raw ? JSON.parse(raw) : null;
       if (data && typeof data === "object" && Array.isArray(data.messages)) return data;
     } catch (e) { /* storage blocked or corrupt: start fresh */ }
-    return { session: null, seq: 0, open: false, welcome: null, messages: [] };
+    return { session: null, seq: 0, open: false, welcome: null, unread: 0, messages: [] };
+  };
+
+  // Not personal, so kept across visits (localStorage): the last greeting, shown even when the server is down.
+  Store.prototype.loadWelcome = function () {
+    try {
+      var w = JSON.parse(window.localStorage.getItem(this.key + ":welcome") || "null");
+      return w && typeof w === "object" && typeof w.greeting === "string" ? w : null;
+    } catch (e) {
+      return null;
+    }
+  };
+
+  Store.prototype.saveWelcome = function (welcome) {
+    try { window.localStorage.setItem(this.key + ":welcome", JSON.stringify(welcome)); } catch (e) { /* blocked */ }
   };
 
   Store.prototype.save = function (data) {
@@ -471,8 +553,8 @@
   // ------------------------------------------------------------------------------------ connection
   // Named states and the only transitions between them:
   //   idle -> connecting -> ready -> (socket lost) -> waiting -> connecting ...
-  //   ready -> idle          when the server closes an idle session (reconnect on the next message)
-  //   any -> stopped         on a fatal error (forbidden origin) or destroy()
+  //   ready -> idle          when the server closes an idle session, or the unopened first connection rests
+  //   any -> stopped         on a fatal error (forbidden origin, blocked by CSP) or destroy()
   var CONN = { IDLE: "idle", CONNECTING: "connecting", READY: "ready", WAITING: "waiting", STOPPED: "stopped" };
 
   function Connection(url, handlers) {
@@ -481,8 +563,10 @@
     this.state = CONN.IDLE;
     this.ws = null;
     this.attempt = 0;
+    this.failures = 0; // attempts in a row that never reached "welcome"
     this.timer = null;
     this.idleClosed = false;
+    this.reason = ""; // why it stopped: "refused", "csp" or "destroyed"
   }
 
   Connection.prototype.setState = function (state) {
@@ -503,6 +587,11 @@
     try {
       ws = new WebSocket(url);
     } catch (e) {
+      // Chromium throws SecurityError when the page's CSP connect-src refuses the address.
+      if (e && e.name === "SecurityError") {
+        this.stop("csp");
+        return;
+      }
       this.setState(CONN.CONNECTING);
       this.lost();
       return;
@@ -521,10 +610,11 @@
       if (!frame || typeof frame !== "object") return;
       if (frame.type === "welcome" || frame.type === "resumed") {
         self.attempt = 0;
+        self.failures = 0;
         self.setState(CONN.READY);
       }
       if (frame.type === "error" && frame.code === "idle_timeout") self.idleClosed = true;
-      if (frame.type === "error" && frame.code === "forbidden_origin") self.stop();
+      if (frame.type === "error" && frame.code === "forbidden_origin") self.stop("refused");
       self.handlers.frame(frame);
     };
     ws.onclose = function () {
@@ -538,6 +628,7 @@
   };
 
   Connection.prototype.lost = function () {
+    if (this.state === CONN.CONNECTING) this.failures += 1;
     // Exponential backoff with full jitter, so a restarted server is not hit by every visitor at once.
     var ceiling = Math.min(BACKOFF.max, BACKOFF.base * Math.pow(BACKOFF.factor, this.attempt));
     var delay = ceiling / 2 + Math.random() * ceiling / 2;
@@ -551,6 +642,7 @@
       }
     }, delay);
     this.setState(CONN.WAITING);
+    if (this.failures > 0) this.handlers.failed(this.failures);
   };
 
   Connection.prototype.retryNow = function () {
@@ -566,8 +658,24 @@
     return true;
   };
 
-  Connection.prototype.stop = function () {
+  // Close quietly; the next message or open() connects again.
+  Connection.prototype.rest = function () {
+    if (this.state !== CONN.READY || !this.ws) return;
+    this.idleClosed = true;
+    try { this.ws.close(1000); } catch (e) { /* already closing */ }
+  };
+
+  // A failed attempt nobody is waiting on: stop the retry loop until the next connect().
+  Connection.prototype.pause = function () {
+    if (this.state !== CONN.WAITING) return;
     clearTimeout(this.timer);
+    this.timer = null;
+    this.setState(CONN.IDLE);
+  };
+
+  Connection.prototype.stop = function (reason) {
+    clearTimeout(this.timer);
+    this.reason = reason || "destroyed";
     this.setState(CONN.STOPPED);
     if (this.ws) {
       var ws = this.ws;
@@ -582,22 +690,34 @@
     this.s = config.strings;
     this.store = new Store(config.server);
     this.data = this.store.load();
+    this.data.welcome = this.data.welcome || this.store.loadWelcome();
     this.nodes = {}; // message id -> element
     this.listeners = [];
+    this.inerted = []; // page elements this widget made inert while the phone panel is open
+    this.replyTimer = null;
+    this.lingerTimer = null;
     var self = this;
     this.conn = new Connection(config.server, {
       session: function () { return self.data.session; },
       state: function (state) { self.onState(state); },
-      frame: function (frame) { self.onFrame(frame); }
+      frame: function (frame) { self.onFrame(frame); },
+      failed: function (n) { self.onFailed(n); }
     });
     this.build();
+    this.watchPhone();
     this.restore();
-    if (config.open || this.data.open) this.open({ focus: false });
+    if (this.data.refused) {
+      this.remembered = true;
+      this.conn.stop("refused");
+      return;
+    }
+    if (this.data.open || (config.open && (!this.phone || config.openOnPhones))) this.open({ focus: false });
+    else if (!this.data.originOk) this.probe();
   }
 
-  Widget.prototype.listen = function (target, type, fn) {
-    target.addEventListener(type, fn);
-    this.listeners.push([target, type, fn]);
+  Widget.prototype.listen = function (target, type, fn, options) {
+    target.addEventListener(type, fn, options);
+    this.listeners.push([target, type, fn, options]);
   };
 
   Widget.prototype.build = function () {
@@ -623,7 +743,10 @@
       root.appendChild(el("style", { text: CSS }));
     }
 
-    var wrap = el("div", { class: "fb" + (cfg.position === "bottom-left" ? " left" : ""), lang: cfg.lang });
+    // One landmark of its own (complementary), holding the launcher and the dialog.
+    var wrap = el("aside", {
+      class: "fb " + cfg.theme + (cfg.position === "bottom-left" ? " left" : ""), lang: cfg.lang, "aria-label": s.region
+    });
     var colours = palette(cfg.color);
     for (var name in colours) wrap.style.setProperty(name, colours[name]);
 
@@ -631,7 +754,7 @@
       class: "launcher", type: "button", "aria-expanded": "false", "aria-controls": "faqbot-panel",
       "aria-label": s.open
     }, [icon("chat")]);
-    this.dot = el("span", { class: "dot", hidden: true });
+    this.dot = el("span", { class: "dot", "aria-hidden": "true", hidden: true });
     this.launcher.appendChild(this.dot);
 
     this.titleEl = el("h2", { id: "faqbot-title", text: cfg.title || (this.data.welcome && this.data.welcome.name) || s.title });
@@ -641,12 +764,15 @@
     this.status = el("div", { class: "status", role: "status", hidden: true }, [this.statusText, this.retryBtn]);
 
     this.intro = el("li", { class: "intro" });
-    this.log = el("ol", { class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": this.titleEl.textContent });
+    // role=log on a wrapper, so the list inside keeps its list semantics.
+    this.list = el("ol");
+    this.log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": this.titleEl.textContent }, [this.list]);
+    this.offline = this.buildOffline();
     this.typing = el("div", { class: "typing", role: "status", hidden: true }, [
       el("span", { class: "sr", text: s.typing }), el("i"), el("i"), el("i")
     ]);
-    this.scroller = el("div", { class: "scroll" }, [this.log, this.typing]);
-    this.log.appendChild(this.intro);
+    this.scroller = el("div", { class: "scroll" }, [this.offline, this.log, this.typing]);
+    this.list.appendChild(this.intro);
 
     this.input = el("input", {
       id: "faqbot-input", type: "text", maxlength: String(MAX_TEXT), autocomplete: "off",
@@ -656,9 +782,9 @@
     this.sendBtn = el("button", { class: "send", type: "submit", "aria-label": s.send }, [icon("send")]);
     this.form = el("form", { novalidate: true }, [label, this.input, this.sendBtn]);
 
-    this.panel = el("section", {
+    this.panel = el("div", {
       class: "panel", id: "faqbot-panel", role: "dialog", "aria-labelledby": "faqbot-title", hidden: true
-    }, [el("header", null, [this.titleEl, this.closeBtn]), this.status, this.scroller, this.form]);
+    }, [el("div", { class: "head" }, [this.titleEl, this.closeBtn]), this.status, this.scroller, this.form]);
 
     wrap.appendChild(this.panel);
     wrap.appendChild(this.launcher);
@@ -681,8 +807,12 @@
         ev.preventDefault();
         ev.stopPropagation();
         self.close();
+      } else if (ev.key === "Tab" && self.isOpen() && self.phone) {
+        self.trapTab(ev);
       }
     });
+    // The page's CSP can refuse the websocket: say so in the console, and to the visitor in the panel.
+    this.listen(document, "securitypolicyviolation", function (ev) { self.onCsp(ev); });
     // Coming back online or to the tab: don't wait out the backoff.
     this.listen(window, "online", function () { self.conn.retryNow(); });
     this.listen(document, "visibilitychange", function () {
@@ -690,34 +820,112 @@
     });
   };
 
+  // What the visitor still gets with no server: the clinic's own lines and a crisis line.
+  Widget.prototype.buildOffline = function () {
+    var cfg = this.config, s = this.s;
+    var box = el("div", { class: "offline", hidden: true }, [el("p", { class: "crisis-title" }, [icon("alert"), el("span", { text: s.offlineTitle })])]);
+    var lines = el("div", { class: "lines" });
+    if (cfg.contact) lines.appendChild(renderMarkdown(cfg.contact, s));
+    if (cfg.crisis) lines.appendChild(renderMarkdown(cfg.crisis, s));
+    box.appendChild(lines);
+    return box;
+  };
+
+  // ------------------------------------------------------------------------------------ phone layout
+  // A phone is a narrow viewport; without <meta name=viewport> a phone lays the page out ~980 px wide and
+  // shrinks it, so a coarse pointer on a narrow screen counts too, and the widget is zoomed back to size.
+  Widget.prototype.watchPhone = function () {
+    var self = this;
+    this.checkPhone();
+    this.listen(window, "resize", function () { self.checkPhone(); });
+    this.listen(window, "orientationchange", function () { self.checkPhone(); });
+  };
+
+  Widget.prototype.checkPhone = function () {
+    var width = document.documentElement.clientWidth || window.innerWidth;
+    var zoom = 1;
+    var phone = width <= PHONE_MAX;
+    var coarse = window.matchMedia && window.matchMedia("(pointer: coarse)").matches;
+    var screenWidth = window.screen ? Math.min(window.screen.width, window.screen.height) : width;
+    if (!phone && coarse && screenWidth <= PHONE_MAX && width > screenWidth * 1.2) {
+      phone = true;
+      zoom = Math.round((width / screenWidth) * 100) / 100;
+    }
+    this.wrap.style.zoom = zoom === 1 ? "" : String(zoom);
+    if (phone === this.phone) return;
+    this.phone = phone;
+    this.wrap.classList.toggle("phone", phone);
+    if (this.isOpen()) this.setModal(phone);
+  };
+
+  // The full-screen phone panel is a real modal: aria-modal, the page behind inert, Tab kept inside.
+  Widget.prototype.setModal = function (on) {
+    var self = this;
+    if (on) {
+      this.panel.setAttribute("aria-modal", "true");
+      var parent = this.host.parentNode;
+      if (!parent) return;
+      Array.prototype.forEach.call(parent.children, function (node) {
+        if (node === self.host || node.inert || node.tagName === "SCRIPT") return;
+        node.inert = true;
+        self.inerted.push(node);
+      });
+    } else {
+      this.panel.removeAttribute("aria-modal");
+      this.inerted.forEach(function (node) { node.inert = false; });
+      this.inerted = [];
+    }
+  };
+
+  Widget.prototype.trapTab = function (ev) {
+    var items = Array.prototype.filter.call(
+      this.panel.querySelectorAll("button, input, a[href]"),
+      function (n) { return !n.disabled && n.getClientRects().length > 0; });
+    if (!items.length) return;
+    var first = items[0], last = items[items.length - 1], active = this.root.activeElement;
+    if (ev.shiftKey && (active === first || items.indexOf(active) < 0)) {
+      ev.preventDefault();
+      last.focus();
+    } else if (!ev.shiftKey && (active === last || items.indexOf(active) < 0)) {
+      ev.preventDefault();
+      first.focus();
+    }
+  };
+
   Widget.prototype.isOpen = function () {
     return !this.panel.hidden;
   };
 
   Widget.prototype.open = function (opts) {
+    if (this.data.refused) return;
+    clearTimeout(this.lingerTimer);
+    this.launcher.hidden = false; // opened from the page before the first connection answered
     this.panel.hidden = false;
     this.wrap.classList.add("open");
     this.launcher.setAttribute("aria-expanded", "true");
-    this.launcher.setAttribute("aria-label", this.s.close);
     this.launcher.replaceChild(icon("close"), this.launcher.firstChild);
-    this.dot.hidden = true;
+    this.data.unread = 0;
+    this.paintUnread();
     this.data.open = true;
     this.save();
+    if (this.phone) this.setModal(true);
     this.conn.connect();
+    this.paintOffline();
     this.scrollDown();
     if (!opts || opts.focus !== false) this.input.focus();
   };
 
   Widget.prototype.close = function () {
     if (!this.isOpen()) return;
+    this.setModal(false);
     this.panel.hidden = true;
     this.wrap.classList.remove("open");
     this.launcher.setAttribute("aria-expanded", "false");
-    this.launcher.setAttribute("aria-label", this.s.open);
     this.launcher.replaceChild(icon("chat"), this.launcher.firstChild);
+    this.paintUnread();
     this.data.open = false;
     this.save();
-    this.launcher.focus();
+    if (!this.launcher.hidden) this.launcher.focus();
   };
 
   Widget.prototype.toggle = function () {
@@ -734,12 +942,35 @@
     return "c" + this.data.seq;
   };
 
+  // The first page view of a tab connects at once, so a refused origin never shows a launcher; the
+  // connection is closed quietly if the visitor does not open the chat soon.
+  Widget.prototype.probe = function () {
+    var self = this;
+    this.launcher.hidden = true;
+    this.lingerTimer = setTimeout(function () { self.launcher.hidden = !!self.data.refused; }, 3000);
+    this.conn.connect();
+  };
+
+  Widget.prototype.paintUnread = function () {
+    var n = this.data.unread || 0;
+    this.dot.hidden = !n || this.isOpen();
+    this.dot.textContent = n > 9 ? "9+" : String(n);
+    var label = this.isOpen() ? this.s.close : this.s.open;
+    if (n && !this.isOpen()) label += " (" + (n === 1 ? this.s.unread : this.s.unreadMany.replace("{n}", String(n))) + ")";
+    this.launcher.setAttribute("aria-label", label);
+  };
+
   // --------------------------------------------------------------------------- sending and queueing
   Widget.prototype.ask = function (text, entry) {
     text = String(text || "").trim().slice(0, MAX_TEXT);
     if (!text) return;
+    if (this.conn.state === CONN.STOPPED) {
+      // Refused or blocked: queueing would promise a delivery that cannot happen.
+      warn("the chat is not available on this page (see the error above); the message was not sent");
+      return;
+    }
     if (!this.isOpen()) this.open({ focus: false });
-    var msg = { id: this.nextId(), role: "user", text: text, status: "queued" };
+    var msg = { id: this.nextId(), role: "user", text: text, status: "queued", at: Date.now() };
     if (entry) msg.entry = entry;
     this.data.messages.push(msg);
     this.hideIntroChips();
@@ -751,6 +982,7 @@
     var self = this;
     if (this.conn.state !== CONN.READY) {
       if (this.conn.state === CONN.IDLE) this.conn.connect();
+      else if (this.conn.state === CONN.WAITING && this.isOpen()) this.conn.retryNow();
       this.save();
       return;
     }
@@ -760,11 +992,55 @@
       var frame = m.entry ? { type: "pick", id: m.id, entry: m.entry } : { type: "message", id: m.id, text: m.text };
       if (self.conn.send(frame)) {
         m.status = "sent";
+        m.sentAt = Date.now();
         self.update(m);
       }
     });
     this.save();
     this.updateTyping();
+    this.armReplyTimer();
+  };
+
+  // A reply that never comes must not keep the typing dots forever: after replyTimeout the question
+  // says "No answer yet" with a "Try again" button.
+  Widget.prototype.armReplyTimer = function () {
+    clearTimeout(this.replyTimer);
+    this.replyTimer = null;
+    var self = this, next = Infinity;
+    this.data.messages.forEach(function (m) {
+      if (m.role === "user" && m.status === "sent" && m.sentAt) next = Math.min(next, m.sentAt + self.config.replyTimeout);
+    });
+    if (next === Infinity) return;
+    this.replyTimer = setTimeout(function () { self.expireReplies(); }, Math.max(0, next - Date.now()));
+  };
+
+  Widget.prototype.expireReplies = function () {
+    var self = this, now = Date.now();
+    this.data.messages.forEach(function (m) {
+      if (m.role === "user" && m.status === "sent" && m.sentAt && now - m.sentAt >= self.config.replyTimeout - 20) {
+        m.status = "timeout";
+        self.update(m);
+      }
+    });
+    this.save();
+    this.updateTyping();
+    this.armReplyTimer();
+  };
+
+  // "Try again" after a timeout and "Send again" after a rate limit: the same question, the same id.
+  Widget.prototype.resend = function (status) {
+    var self = this;
+    this.data.messages.forEach(function (m) {
+      if (m.role === "user" && m.status === status) {
+        m.status = "queued";
+        self.update(m);
+      }
+      if (m.role === "note" && m.kind === "rate" && status === "limited") {
+        m.done = true;
+        self.update(m);
+      }
+    });
+    this.flush();
   };
 
   Widget.prototype.vote = function (msg, vote) {
@@ -790,7 +1066,19 @@
   };
 
   Widget.prototype.onWelcome = function (frame) {
+    var self = this;
     if (typeof frame.session === "string") this.data.session = frame.session;
+    if (!this.data.originOk) {
+      this.data.originOk = true;
+      clearTimeout(this.lingerTimer);
+      this.launcher.hidden = false;
+      if (!this.isOpen()) {
+        this.lingerTimer = setTimeout(function () {
+          var waiting = self.data.messages.some(function (m) { return m.role === "user" && m.status === "sent"; });
+          if (!self.isOpen() && !waiting) self.conn.rest();
+        }, PROBE_LINGER);
+      }
+    }
     if (t_str(frame.name) || t_str(frame.greeting)) {
       var welcome = {
         name: t_str(frame.name),
@@ -800,6 +1088,7 @@
       // Re-rendering an unchanged greeting on every reconnect would make screen readers read it again.
       if (JSON.stringify(welcome) !== JSON.stringify(this.data.welcome)) {
         this.data.welcome = welcome;
+        this.store.saveWelcome(welcome);
         this.renderIntro();
       }
     }
@@ -812,14 +1101,17 @@
 
   Widget.prototype.onReply = function (frame) {
     var reply = frame.reply && typeof frame.reply === "object" ? frame.reply : {};
+    var id = "r" + (frame.id || this.nextId());
+    if (frame.id && this.find(id)) return; // a late answer to a question asked again: shown once
     var asked = this.find(frame.id);
     if (asked) {
       asked.status = "answered";
       this.update(asked);
     }
     var msg = {
-      id: "r" + (frame.id || this.nextId()),
+      id: id,
       role: "bot",
+      at: Date.now(),
       replyTo: frame.id || null,
       reply: {
         type: REPLY_TYPES.indexOf(reply.type) >= 0 ? reply.type : "answer",
@@ -831,39 +1123,63 @@
         }).slice(0, 6) : []
       }
     };
-    this.data.messages.push(msg);
-    this.append(msg);
+    // Each answer goes right under its question, even when several queued questions went out together.
+    var messages = this.data.messages;
+    var at = asked ? messages.indexOf(asked) + 1 : messages.length;
+    while (at > 0 && at < messages.length && messages[at].role !== "user") at += 1;
+    messages.splice(at, 0, msg);
+    var before = at + 1 < messages.length ? this.nodes[messages[at + 1].id] : null;
+    this.append(msg, false, before || null);
     this.save();
     this.updateTyping();
+    this.armReplyTimer();
     if (!this.isOpen()) {
-      this.dot.hidden = false;
-      this.launcher.setAttribute("aria-label", this.s.open + " (" + this.s.unread + ")");
+      this.data.unread = (this.data.unread || 0) + 1;
+      this.paintUnread();
+      this.save();
     }
   };
 
   Widget.prototype.onError = function (frame) {
     var code = t_str(frame.code);
     if (code === "idle_timeout") return; // the connection goes idle quietly and comes back on demand
+    if (code === "forbidden_origin") return; // handled by onState: hidden launcher, console error
     var text = this.s.errors[code] || this.s.errors.generic;
     var asked = frame.id ? this.find(frame.id) : null;
     if (asked && asked.role === "user") {
-      asked.status = "failed";
+      asked.status = code === "rate_limited" ? "limited" : "failed";
       this.update(asked);
     }
     if (code === "too_many_connections") return; // the reconnect banner says it all
+    if (code === "rate_limited" && this.openRateNote()) {
+      this.save();
+      this.updateTyping();
+      return; // one note per burst, with one "Send again" for all of it
+    }
     var note = { id: "e" + this.nextId(), role: "note", text: text };
+    if (code === "rate_limited") note.kind = "rate";
     this.data.messages.push(note);
     this.append(note);
     this.save();
     this.updateTyping();
   };
 
+  Widget.prototype.openRateNote = function () {
+    for (var i = this.data.messages.length - 1; i >= 0; i--) {
+      var m = this.data.messages[i];
+      if (m.role === "note" && m.kind === "rate") return !m.done;
+      if (m.role === "bot") return false;
+    }
+    return false;
+  };
+
   Widget.prototype.onState = function (state) {
-    var s = this.s;
+    var s = this.s, reason = this.conn.reason;
     var show = null;
     if (state === CONN.WAITING || (state === CONN.CONNECTING && this.conn.attempt > 0)) show = s.reconnecting;
     else if (state === CONN.CONNECTING && !this.data.welcome) show = s.connecting;
-    else if (state === CONN.STOPPED && !this.destroyed) show = s.errors.forbidden_origin;
+    else if (state === CONN.STOPPED && reason === "refused") show = s.errors.forbidden_origin;
+    else if (state === CONN.STOPPED && reason === "csp") show = s.unavailable;
     this.status.hidden = !show;
     this.statusText.textContent = show || "";
     this.retryBtn.hidden = state !== CONN.WAITING;
@@ -873,7 +1189,7 @@
       var changed = false;
       var self = this;
       this.data.messages.forEach(function (m) {
-        if (m.role === "user" && m.status === "sent") {
+        if (m.role === "user" && (m.status === "sent" || m.status === "queued")) {
           m.status = "queued";
           self.update(m);
           changed = true;
@@ -881,7 +1197,76 @@
       });
       if (changed) this.save();
     }
+    if (state === CONN.STOPPED && reason === "refused") this.refuse();
+    if (state === CONN.STOPPED && reason === "csp") this.blocked();
+    if (state === CONN.WAITING && !this.isOpen() && !this.pending()) {
+      // A probe that found no server: no retry loop in the background; opening the panel tries again.
+      clearTimeout(this.lingerTimer);
+      this.launcher.hidden = false;
+      this.conn.pause();
+    }
     this.updateTyping();
+    this.armReplyTimer();
+    this.paintOffline();
+  };
+
+  Widget.prototype.pending = function () {
+    return this.data.messages.some(function (m) { return m.role === "user" && (m.status === "queued" || m.status === "sent"); });
+  };
+
+  Widget.prototype.onFailed = function (failures) {
+    if (failures !== SLOW_WARN_AFTER) return;
+    warn("cannot reach the chat server at " + this.config.server + " (" + failures + " attempts). Check that the " +
+      "server is running and that data-server points at its /ws address; a proxy in between must pass " +
+      "websockets (Upgrade headers). The widget keeps retrying and shows the visitor your contact lines.");
+  };
+
+  Widget.prototype.onCsp = function (ev) {
+    var directive = ev.effectiveDirective || ev.violatedDirective || "";
+    if (directive.indexOf("connect-src") !== 0 || ev.disposition === "report" || this.conn.state === CONN.STOPPED) return;
+    var blocked = String(ev.blockedURI || "");
+    try {
+      if (new URL(blocked).host !== new URL(this.config.server).host) return;
+    } catch (e) {
+      return;
+    }
+    this.conn.stop("csp");
+  };
+
+  Widget.prototype.blocked = function () {
+    var origin = new URL(this.config.server).origin.replace(/^http/, "ws");
+    console.error("faqbot: this page's Content-Security-Policy blocks the chat's websocket " + this.config.server +
+      " (connect-src). Add its address to connect-src, for example: Content-Security-Policy: connect-src 'self' " +
+      origin + ". Visitors see your contact lines instead of the chat.");
+    this.stopSending();
+  };
+
+  Widget.prototype.refuse = function () {
+    var remembered = this.remembered;
+    var origin = location.origin;
+    console.error("faqbot: the chat server at " + this.config.server + " refused this page's origin " + origin +
+      ". Add it to the server's allowed origins: FAQBOT_ORIGINS=" + origin + " (or faqbot serve --origins " + origin +
+      "). The chat is hidden on this site until then" + (remembered ? " (remembered for this browser tab)." : "."));
+    if (!this.data.refused) {
+      this.data.refused = true;
+      this.save();
+    }
+    clearTimeout(this.lingerTimer);
+    this.launcher.hidden = true;
+    this.stopSending();
+  };
+
+  Widget.prototype.stopSending = function () {
+    var self = this;
+    this.input.disabled = true;
+    this.sendBtn.disabled = true;
+    this.data.messages.forEach(function (m) {
+      if (m.role === "user" && (m.status === "queued" || m.status === "sent")) {
+        m.status = "failed";
+        self.update(m);
+      }
+    });
+    this.save();
   };
 
   Widget.prototype.find = function (id) {
@@ -897,17 +1282,35 @@
     this.renderIntro();
     this.data.messages.forEach(function (m) { self.append(m, true); });
     this.hideIntroChips();
+    this.paintUnread();
     this.scrollDown();
+  };
+
+  // Down or unreachable: the greeting (configured, remembered or built in) and the offline box.
+  Widget.prototype.isOffline = function () {
+    var c = this.conn;
+    return c.state === CONN.WAITING || (c.state === CONN.CONNECTING && c.attempt > 0) ||
+      (c.state === CONN.IDLE && c.attempt > 0) || (c.state === CONN.STOPPED && c.reason !== "destroyed");
+  };
+
+  Widget.prototype.paintOffline = function () {
+    var offline = this.isOffline();
+    this.offline.hidden = !offline;
+    if (offline !== this.shownOffline) {
+      this.shownOffline = offline;
+      if (!this.config.greeting && !(this.data.welcome && this.data.welcome.greeting)) this.renderIntro();
+    }
   };
 
   Widget.prototype.renderIntro = function () {
     var w = this.data.welcome || {};
-    var greeting = this.config.greeting || w.greeting;
+    var greeting = this.config.greeting || w.greeting || (this.shownOffline ? this.s.greeting : "");
     if (!this.config.title && w.name) {
       this.titleEl.textContent = w.name;
       this.log.setAttribute("aria-label", w.name);
     }
     while (this.intro.firstChild) this.intro.removeChild(this.intro.firstChild);
+    this.introChips = null;
     if (!greeting) return;
     var bubble = el("div", { class: "msg bot greeting" });
     bubble.appendChild(renderMarkdown(greeting, this.s));
@@ -938,10 +1341,11 @@
     return box;
   };
 
-  Widget.prototype.append = function (msg, restoring) {
+  Widget.prototype.append = function (msg, restoring, before) {
     var node = this.render(msg);
     this.nodes[msg.id] = node;
-    this.log.appendChild(node);
+    if (before) this.list.insertBefore(node, before);
+    else this.list.appendChild(node);
     if (restoring) return;
     if (msg.role === "bot") this.scrollToReply(node);
     else this.scrollDown();
@@ -959,11 +1363,24 @@
     var s = this.s, self = this;
     if (msg.role === "user") {
       var li = el("li", { class: "msg user" }, [el("span", { class: "sr", text: s.you + ": " }), el("span", { class: "body", text: msg.text })]);
-      li.appendChild(el("div", { class: "meta", hidden: true }));
+      var retry = el("button", { type: "button", class: "retry", text: s.retry });
+      retry.addEventListener("click", function () { self.resend("timeout"); });
+      li.appendChild(el("div", { class: "meta", hidden: true }, [el("span"), retry]));
+      if (typeof msg.at === "number") li.appendChild(stamp(msg));
       this.paintStatus(li, msg);
       return li;
     }
-    if (msg.role === "note") return el("li", { class: "msg note", text: msg.text });
+    if (msg.role === "note") {
+      var note = el("li", { class: "msg note" }, [el("span", { text: msg.text })]);
+      if (msg.kind === "rate") {
+        note.setAttribute("data-kind", "rate");
+        var again = el("button", { type: "button", class: "resend", text: s.resend, hidden: !!msg.done });
+        again.addEventListener("click", function () { self.resend("limited"); });
+        note.appendChild(document.createTextNode(" "));
+        note.appendChild(again);
+      }
+      return note;
+    }
 
     var reply = msg.reply || {}; // stored by an older version, or edited: render what is there
     reply.options = Array.isArray(reply.options) ? reply.options : [];
@@ -993,21 +1410,39 @@
       item.appendChild(el("div", { class: "votes" }, [up, down, el("span", { class: "thanks", "aria-live": "polite" })]));
       this.paintVote(item, msg);
     }
+    if (typeof msg.at === "number") item.appendChild(stamp(msg));
     return item;
   };
+
+  // The time a message was sent or received, in the visitor's locale ("14:05", "2:05 PM").
+  function stamp(msg) {
+    var d = new Date(msg.at);
+    var shown;
+    try {
+      shown = d.toLocaleTimeString([], { hour: "numeric", minute: "2-digit" });
+    } catch (e) {
+      shown = d.getHours() + ":" + ("0" + d.getMinutes()).slice(-2);
+    }
+    return el("time", { class: "stamp", datetime: d.toISOString(), text: shown });
+  }
 
   Widget.prototype.update = function (msg) {
     var node = this.nodes[msg.id];
     if (!node) return;
     if (msg.role === "user") this.paintStatus(node, msg);
-    else this.paintVote(node, msg);
+    else if (msg.role === "note") {
+      var again = node.querySelector(".resend");
+      if (again) again.hidden = !!msg.done;
+    } else this.paintVote(node, msg);
   };
 
   Widget.prototype.paintStatus = function (node, msg) {
     var meta = node.querySelector(".meta");
     var text = msg.status === "queued" && this.conn.state !== CONN.READY ? this.s.queued
-      : msg.status === "failed" ? this.s.failed : "";
-    meta.textContent = text;
+      : msg.status === "failed" ? this.s.failed
+        : msg.status === "timeout" ? this.s.noReply : "";
+    meta.firstChild.textContent = text;
+    meta.querySelector(".retry").hidden = msg.status !== "timeout";
     meta.hidden = !text;
     node.setAttribute("data-status", msg.status);
   };
@@ -1036,8 +1471,11 @@
 
   Widget.prototype.destroy = function () {
     this.destroyed = true;
-    this.conn.stop();
-    this.listeners.forEach(function (l) { l[0].removeEventListener(l[1], l[2]); });
+    this.setModal(false);
+    clearTimeout(this.replyTimer);
+    clearTimeout(this.lingerTimer);
+    this.conn.stop("destroyed");
+    this.listeners.forEach(function (l) { l[0].removeEventListener(l[1], l[2], l[3]); });
     this.listeners = [];
     if (this.host.parentNode) this.host.parentNode.removeChild(this.host);
   };

@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
-from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import __version__
@@ -18,6 +17,7 @@ from ..config import Config
 from . import http, ws
 from .runtime import Runtime, widget_dir
 from .security import COMMON_HEADERS, WIDGET_HEADERS
+from .static import WidgetFiles
 
 log = logging.getLogger("faqbot.server")
 
@@ -60,7 +60,7 @@ def create_app(config: Config | None = None, *, bot: Bot | None = None, recorder
     app.add_route("/", http.index, methods=["GET"])
     app.add_route("/admin/reload", http.reload, methods=["POST"])
     app.add_route("/admin/report", http.report, methods=["GET"])
-    app.mount("/widget", StaticFiles(directory=widget_dir(config), check_dir=False), name="widget")
+    app.mount("/widget", WidgetFiles(widget_dir(config)), name="widget")
     return app
 
 

@@ -19,8 +19,8 @@ PAGE_HEADERS = {
 }
 COMMON_HEADERS = {"X-Content-Type-Options": "nosniff"}
 # Widget files are embedded by other sites: let them load the script and its assets cross-origin.
-WIDGET_HEADERS = {"Cross-Origin-Resource-Policy": "cross-origin", "Access-Control-Allow-Origin": "*",
-                  "Cache-Control": "no-cache"}
+# (Cache-Control is set per URL by static.WidgetFiles.)
+WIDGET_HEADERS = {"Cross-Origin-Resource-Policy": "cross-origin", "Access-Control-Allow-Origin": "*"}
 
 
 def normalize_origin(origin: str) -> str:
