@@ -21,6 +21,15 @@ def fusion_section(f: dict[str, Any]) -> list[str]:
     for r in f["results"]:
         lines.append(f"| {r['per_intent']}/intent | {r['system']} | {_pct(r['top1'])} | {_pct(r['inscope_acc'])} | "
                      f"{_pct(r['oos_recall'])} | {_pct(r['balanced'])} |")
+    fused = {r["per_intent"]: r for r in f["results"] if r["system"].startswith("faqbot (semantic")}
+    lines += ["", "Goals (test split):", "", "| goal | target | measured | |", "|---|---|---|---|"]
+    for per, metric, target in ((10, "top1", 0.88), (10, "balanced", 0.84), (100, "top1", 0.94),
+                                (100, "balanced", 0.89)):
+        if per in fused:
+            value = fused[per][metric]
+            verdict = "met" if value >= target else f"missed by {(target - value) * 100:.1f} points"
+            lines.append(f"| {per}/intent {metric.replace('top1', 'top-1')} | ≥ {_pct(target)} | {_pct(value)} | "
+                         f"{verdict} |")
     lines.append("")
     return lines
 

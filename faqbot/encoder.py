@@ -157,6 +157,11 @@ class Encoder:
             out[rows] = pooled / np.maximum(norms, 1e-12)
         return out
 
+    def forget(self) -> None:
+        """Empty the cache of repeated questions (benchmarks measure a question never seen before)."""
+        with self._lock:
+            self._cache.clear()
+
     def vector(self, text: str) -> Any:
         """One text's unit vector; repeated texts (FAQ traffic repeats) come from a bounded cache."""
         with self._lock:
