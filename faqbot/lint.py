@@ -1,15 +1,26 @@
-"""Authoring checks beyond validation: thin entries, stale reviews, shadowed phrasings, near-duplicates."""
+"""Authoring checks beyond validation: thin entries, stale reviews, shadowed phrasings, near-duplicates, phrasings
+that read like a declared gap, and yes/no openers on answers to questions that are not yes/no questions."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+
+import numpy as np
 from dataclasses import dataclass
 
 from .bot import Bot
-from .models import ReplyType
+from .models import Entry, ReplyType
 from .text import normalize
 
 MIN_PHRASINGS = 8
+GAP_LIKE = 0.75  # a phrasing whose nearest wording in the KB is a declared gap's, at least this close in meaning
+SAME = 0.999  # a text's similarity to itself
+# An answer that opens with a bare "Yes." or "No." reads as nonsense after "what else do i need".
+_OPENER = re.compile(r"^\W*(yes|no)\b\W", re.IGNORECASE)
+_YES_NO = re.compile(r"^(?:(?:so|and|but|ok|okay|hi|hey|um|well)\s+)*(?:is|are|am|was|were|do|does|did|can|could|will|"
+                     r"would|should|shall|may|might|must|has|have|had|isnt|arent|doesnt|dont|cant|wont|wouldnt|"
+                     r"shouldnt)\b")
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,7 @@ def lint(bot: Bot, *, today: dt.date | None = None) -> list[Finding]:
             else:
                 got = "is not recognised (fallback)"
             findings.append(Finding(e.id, where, f"phrasing {text!r} {got}"))
+        findings += _reads_like_gap(bot, e, where) + _opener(e, where)
     owners: dict[str, str] = {}
     for e in kb.entries:
         where = f"{e.file}:{e.line}" if e.file else "<entries>"
@@ -82,3 +94,46 @@ def lint(bot: Bot, *, today: dt.date | None = None) -> list[Finding]:
                                         f"near-duplicate of '{c.entry.id}' (its question scores "
                                         f"{c.confidence:.2f} there); merge them or make their wording distinct"))
     return findings
+
+
+def _reads_like_gap(bot: Bot, entry: Entry, where: str) -> list[Finding]:
+    """Phrasings of an answered entry that mean what a declared gap's phrasing means: the bot would answer them from
+    the entry when the visitor asked what only the team answers (a price, an address). Needs the encoder."""
+    semantic = bot.engine.semantic
+    if entry.is_gap or semantic is None:
+        return []
+    entries = bot.engine.entries
+    own = entries.index(entry)
+    is_gap = np.array([entries[i].is_gap for i in semantic.owners])
+    mine = semantic.owners == own
+    if not is_gap.any():
+        return []
+    out = []
+    for text in entry.phrasings:
+        a = bot.engine.analyzer.analyze(text)
+        if a.vector is None:
+            continue
+        rows = bot.engine.semantic.nearness(a.vector).rows if bot.engine.semantic else None
+        if rows is None:
+            continue
+        # Leave the phrasing itself out: its nearest other wording in the whole KB is a gap's.
+        others = np.where(mine & (rows >= SAME), -1.0, rows)
+        gap_row = int(np.argmax(others))
+        if is_gap[gap_row] and others[gap_row] >= GAP_LIKE:
+            gap = entries[int(semantic.owners[gap_row])]
+            out.append(Finding(entry.id, where, f"phrasing {text!r} reads like the declared gap '{gap.id}' "
+                                                f"(its nearest wording in the KB, {float(rows[gap_row]):.2f} in "
+                                                "meaning); move it there or reword it"))
+    return out
+
+
+def _opener(entry: Entry, where: str) -> list[Finding]:
+    """A "Yes." / "No." opener fits only when every way of asking is a yes/no question."""
+    if not _OPENER.match(entry.answer):
+        return []
+    open_ended = [p for p in (entry.question, *entry.phrasings) if not _YES_NO.match(normalize(p))]
+    if not open_ended:
+        return []
+    word = _OPENER.match(entry.answer).group(1).capitalize()  # type: ignore[union-attr]
+    return [Finding(entry.id, where, f"answer opens with '{word}.' but {len(open_ended)} of its phrasings are not yes/no "
+                                     f"questions (e.g. {open_ended[0]!r}); open with the fact instead")]

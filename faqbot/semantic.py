@@ -107,6 +107,11 @@ class Semantic:
         np.add.at(sums, self._owner, self._matrix)
         self._centroids = sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
 
+    @property
+    def owners(self) -> Any:
+        """The entry index of each text, in the order of ``Nearness.rows``."""
+        return self._owner
+
     def nearness(self, vector: Any) -> Nearness:
         rows = self._matrix @ vector
         return Nearness(best=np.maximum.reduceat(rows, self._starts), centroid=self._centroids @ vector, rows=rows)
