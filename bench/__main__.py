@@ -1,4 +1,4 @@
-"""``python -m bench quality|fusion|safety|thresholds|speed|latency|render [--smoke]``: run one benchmark, or render saved results."""
+"""``python -m bench quality|fusion|safety|thresholds|conversation|speed|latency|render [--smoke]``: run one benchmark, or render saved results."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    p.add_argument("benchmark", choices=("quality", "fusion", "safety", "thresholds", "speed", "latency", "render"))
+    p.add_argument("benchmark", choices=("quality", "fusion", "safety", "thresholds", "conversation", "speed", "latency", "render"))
     p.add_argument("--smoke", action="store_true", help="a quick run on small subsets; results are not saved")
     p.add_argument("--systems", help="comma-separated subset of faqbot,chatterbot,wratio,tfidf,bm25")
     p.add_argument("--fit", action="store_true", help="quality/fusion: fit faqbot's confidence on val and print it")
@@ -29,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
         from . import safety
 
         safety.main(smoke=args.smoke, do_fit=args.fit)
+    elif args.benchmark == "conversation":
+        from . import conversation
+
+        conversation.main(smoke=args.smoke)
     elif args.benchmark == "thresholds":
         from . import thresholds
 

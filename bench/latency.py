@@ -51,17 +51,17 @@ def main(*, smoke: bool = False) -> dict[str, Any]:
         timings["ask_new"] = []
     for _ in progress(range(rounds), rounds, "default KB latency rounds"):
         for q in questions:
-            t0 = time.perf_counter()
-            bot.ask(q)
-            t1 = time.perf_counter()
-            bot.engine.rank(q, limit=5)
-            timings["ask"].append(t1 - t0)
-            timings["rank"].append(time.perf_counter() - t1)
             if encoder is not None:
                 encoder.forget()
                 t2 = time.perf_counter()
                 bot.ask(q)
                 timings["ask_new"].append(time.perf_counter() - t2)
+            t0 = time.perf_counter()
+            bot.ask(q)  # now a repeated question
+            t1 = time.perf_counter()
+            bot.engine.rank(q, limit=5)
+            timings["ask"].append(t1 - t0)
+            timings["rank"].append(time.perf_counter() - t1)
     out: dict[str, Any] = {"smoke": smoke, "load_s": load, "mode": bot.mode, **load_times("on" if encoder else "off"),
                            "entries": len(bot.kb.entries),
                            "phrasings": sum(len(e.texts) for e in bot.kb.entries), "questions": len(questions),
