@@ -645,6 +645,36 @@ def test_crisis_banner_collapses_but_keeps_its_bar_and_the_choice_survives_a_rel
     expect(_banner(desk).locator('a[href="tel:988"]')).to_be_visible()
 
 
+def test_a_new_crisis_reply_opens_a_collapsed_banner_again(desk: Visit) -> None:
+    desk.goto("/widget/plain.html")
+    desk.open()
+    desk.ask("i want to kill myself")
+    toggle = _banner(desk).locator("button.toggle")
+    toggle.click()
+    expect(_banner(desk).locator(".lines")).to_be_hidden()
+    expect(desk.ask("i want to kill myself")).to_have_attribute("data-type", "crisis")
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(_banner(desk).locator(".lines")).to_be_visible()
+
+
+def test_a_transcript_stored_before_the_banner_gets_it_on_reload(desk: Visit) -> None:
+    """Widget 1.1.0 kept the crisis reply but no banner state: the reply alone brings the banner back."""
+    desk.goto("/widget/plain.html")
+    desk.open()
+    desk.ask("i want to kill myself")
+    dropped = desk.page.evaluate("""() => Object.keys(sessionStorage).filter(k => k.startsWith('faqbot:')).map(k => {
+      const data = JSON.parse(sessionStorage.getItem(k));
+      const had = 'crisis' in data;
+      delete data.crisis;
+      sessionStorage.setItem(k, JSON.stringify(data));
+      return had;
+    })""")
+    assert dropped == [True]
+    desk.page.reload()
+    expect(desk.panel).to_be_visible(timeout=WAIT)
+    expect(_banner(desk)).to_be_visible()
+
+
 def test_crisis_banner_uses_the_data_crisis_text(browser: Browser, server: LiveServer, site: Path) -> None:
     (site / "own-crisis.html").write_text(
         _page(attrs='data-crisis="Call **988** (call or text 988) or 911 if you are hurt: call 911."'), encoding="utf-8")
