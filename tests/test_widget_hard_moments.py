@@ -552,7 +552,8 @@ def _watch(visit: Visit, selector: str) -> None:
     _shadow(visit, f"""r => {{
       window.__changes = 0;
       new MutationObserver(ms => {{ window.__changes += ms.length; }})
-        .observe(r.querySelector('{selector}'), {{subtree: true, childList: true, characterData: true, attributes: true}});
+        .observe(r.querySelector('{selector}'),
+                 {{subtree: true, childList: true, characterData: true, attributes: true}});
     }}""")
 
 
@@ -573,10 +574,12 @@ def test_crisis_banner_appears_with_the_numbers_pinned_under_the_title(desk: Vis
       const b = r.querySelector('.banner'), head = r.querySelector('.head'), sc = r.querySelector('.scroll');
       const live = [];
       for (let n = b; n && n.nodeType === 1; n = n.parentElement) {
-        if (n.getAttribute('aria-live') || ['alert', 'status', 'log'].includes(n.getAttribute('role'))) live.push(n.className);
+        const role = n.getAttribute('role');
+        if (n.getAttribute('aria-live') || ['alert', 'status', 'log'].includes(role)) live.push(n.className);
       }
       b.querySelectorAll('[aria-live], [role]').forEach(n => live.push(n.className));
-      return {underTitle: b.previousElementSibling === head, aboveTranscript: b.getBoundingClientRect().bottom <= sc.getBoundingClientRect().top,
+      return {underTitle: b.previousElementSibling === head,
+              aboveTranscript: b.getBoundingClientRect().bottom <= sc.getBoundingClientRect().top,
               live, announced: r.querySelector('[role=status].sr').textContent};
     }""")
     assert where == {"underTitle": True, "aboveTranscript": True, "live": [], "announced": BANNER_ANNOUNCE}
@@ -677,7 +680,8 @@ def test_a_transcript_stored_before_the_banner_gets_it_on_reload(desk: Visit) ->
 
 def test_crisis_banner_uses_the_data_crisis_text(browser: Browser, server: LiveServer, site: Path) -> None:
     (site / "own-crisis.html").write_text(
-        _page(attrs='data-crisis="Call **988** (call or text 988) or 911 if you are hurt: call 911."'), encoding="utf-8")
+        _page(attrs='data-crisis="Call **988** (call or text 988) or 911 if you are hurt: call 911."'),
+        encoding="utf-8")
     context = _context(browser)
     try:
         v = Visit(context.new_page(), server.url)
@@ -728,7 +732,8 @@ def test_concern_reply_shows_the_crisis_line_as_a_marked_note_above_the_answer(b
         looks = _shadow(v, """r => {
           const li = [...r.querySelectorAll('li.msg.bot')].pop(), note = li.querySelector('.concern-note');
           const live = [note, note.parentElement, ...note.querySelectorAll('*')]
-            .filter(n => n.hasAttribute('role') || n.hasAttribute('aria-live')).map(n => n.getAttribute('role') || 'live');
+            .filter(n => n.hasAttribute('role') || n.hasAttribute('aria-live'))
+            .map(n => n.getAttribute('role') || 'live');
           const answer = li.querySelector('.body > p');
           return {noteBg: getComputedStyle(note).backgroundColor, bubbleBg: getComputedStyle(li).backgroundColor,
                   edge: parseFloat(getComputedStyle(note).borderLeftWidth), live,
