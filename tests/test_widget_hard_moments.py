@@ -438,10 +438,11 @@ def _axe(visit: Visit, source: str, *, skip: tuple[str, ...] = ()) -> list[dict[
     return list(visit.page.evaluate(AXE_RUN, list(skip)))
 
 
-@pytest.mark.parametrize("state", ["light", "dark", "phone", "clarify", "crisis", "refused", "forced-colors"])
+@pytest.mark.parametrize("state", ["light", "dark", "phone", "clarify", "crisis", "crisis-dark", "crisis-later",
+                                   "refused", "forced-colors"])
 def test_axe_finds_no_violations(browser: Browser, server: LiveServer, axe_source: str, state: str) -> None:
     options: dict[str, Any] = {"bypass_csp": True}  # lets the test inject axe-core into the CSP'd demo page
-    if state == "dark":
+    if state in ("dark", "crisis-dark"):
         options["color_scheme"] = "dark"
     if state == "forced-colors":
         options["forced_colors"] = "active"
@@ -455,8 +456,13 @@ def test_axe_finds_no_violations(browser: Browser, server: LiveServer, axe_sourc
         else:
             v.goto("/")
             v.open()
-            question = {"clarify": "where do i park at the clinic", "crisis": "i want to kill myself"}
+            question = {"clarify": "where do i park at the clinic", "crisis": "i want to kill myself",
+                        "crisis-dark": "i want to kill myself", "crisis-later": "i want to kill myself"}
             v.ask(question.get(state, "opening hours"))
+            if state == "crisis-later":  # the banner pinned, an ordinary answer below the crisis reply
+                expect(v.ask("opening hours")).to_have_attribute("data-type", "answer")
+            if state.startswith("crisis"):
+                expect(v.page.locator("faqbot-widget .banner")).to_be_visible()
         # Under forced colours axe reads the author's colours, not the system colours the browser paints
         # (computed black on white, reported as the page's light-on-dark): contrast is not its to judge there.
         skip = ("color-contrast",) if state == "forced-colors" else ()
@@ -530,6 +536,254 @@ def test_crisis_numbers_are_44px_targets_with_call_and_text(desk: Visit) -> None
         assert box and box["width"] >= 44 and box["height"] >= 44, (link.get_attribute("href"), box)
     hrefs = [a.get_attribute("href") for a in crisis.locator("a").all()]
     assert hrefs[:3] == ["tel:911", "tel:988", "sms:988"]
+
+
+# ------------------------------------------------------------------------------ after a crisis (issue 13)
+
+BANNER_ANNOUNCE = "The crisis numbers now stay at the top of this chat."
+
+
+def _banner(visit: Visit) -> Any:
+    return visit.page.locator("faqbot-widget .banner")
+
+
+def _watch(visit: Visit, selector: str) -> None:
+    """Count every change under ``selector`` from now on (window.__changes)."""
+    _shadow(visit, f"""r => {{
+      window.__changes = 0;
+      new MutationObserver(ms => {{ window.__changes += ms.length; }})
+        .observe(r.querySelector('{selector}'),
+                 {{subtree: true, childList: true, characterData: true, attributes: true}});
+    }}""")
+
+
+def test_crisis_banner_appears_with_the_numbers_pinned_under_the_title(desk: Visit) -> None:
+    desk.goto("/widget/plain.html")
+    desk.open()
+    expect(desk.ask("opening hours")).to_have_attribute("data-type", "answer")
+    expect(_banner(desk)).to_be_hidden()
+    expect(desk.ask("i want to kill myself")).to_have_attribute("data-type", "crisis")
+    banner = _banner(desk)
+    expect(banner).to_be_visible()
+    hrefs = [a.get_attribute("href") for a in banner.locator("a").all()]
+    assert {"tel:988", "sms:988", "tel:911"} <= set(hrefs), hrefs
+    for a in banner.locator("a, button").all():
+        box = a.bounding_box()
+        assert box and box["width"] >= 44 and box["height"] >= 44, (a.get_attribute("href"), box)
+    where = _shadow(desk, """r => {
+      const b = r.querySelector('.banner'), head = r.querySelector('.head'), sc = r.querySelector('.scroll');
+      const live = [];
+      for (let n = b; n && n.nodeType === 1; n = n.parentElement) {
+        const role = n.getAttribute('role');
+        if (n.getAttribute('aria-live') || ['alert', 'status', 'log'].includes(role)) live.push(n.className);
+      }
+      b.querySelectorAll('[aria-live], [role]').forEach(n => live.push(n.className));
+      return {underTitle: b.previousElementSibling === head,
+              aboveTranscript: b.getBoundingClientRect().bottom <= sc.getBoundingClientRect().top,
+              live, announced: r.querySelector('[role=status].sr').textContent};
+    }""")
+    assert where == {"underTitle": True, "aboveTranscript": True, "live": [], "announced": BANNER_ANNOUNCE}
+
+
+def test_crisis_reply_carries_no_suggestion_chips(desk: Visit) -> None:
+    desk.goto("/widget/plain.html")
+    desk.open()
+    crisis = desk.ask("i want to kill myself")
+    expect(crisis).to_have_attribute("data-type", "crisis")
+    expect(crisis.locator(".chip")).to_have_count(0)
+
+
+def test_crisis_banner_stays_through_later_replies_and_is_not_announced_again(desk: Visit) -> None:
+    desk.goto("/widget/plain.html")
+    desk.open()
+    desk.ask("i want to kill myself")
+    expect(_banner(desk)).to_be_visible()
+    _watch(desk, ".panel > [role=status].sr")
+    _shadow(desk, "r => { window.__banner = r.querySelector('.banner'); }")
+    for question in ("opening hours", "where do i park at the north clinic", "thanks"):
+        desk.ask(question)
+        expect(_banner(desk)).to_be_visible()
+    # A long transcript scrolls; the banner does not.
+    _shadow(desk, "r => { const sc = r.querySelector('.scroll'); sc.scrollTop = sc.scrollHeight; }")
+    expect(_banner(desk)).to_be_in_viewport()
+    assert desk.page.evaluate("window.__changes") == 0, "the announcement was made again"
+    assert _shadow(desk, "r => r.querySelector('.banner') === window.__banner"), "the banner was rebuilt"
+
+
+def test_crisis_banner_survives_a_reload_without_a_new_announcement(desk: Visit) -> None:
+    desk.goto("/widget/plain.html")
+    desk.open()
+    desk.ask("i want to kill myself")
+    expect(_banner(desk)).to_be_visible()
+    desk.page.reload()
+    expect(desk.panel).to_be_visible(timeout=WAIT)
+    expect(_banner(desk)).to_be_visible()
+    assert _shadow(desk, "r => r.querySelector('.panel > [role=status].sr').textContent") == ""
+    hrefs = [a.get_attribute("href") for a in _banner(desk).locator("a").all()]
+    assert {"tel:988", "sms:988", "tel:911"} <= set(hrefs), hrefs
+    desk.page.locator("faqbot-widget .close").click()  # closed and reopened on the next page: still there
+    desk.page.reload()
+    desk.launcher.click()
+    expect(_banner(desk)).to_be_visible()
+
+
+def test_crisis_banner_collapses_but_keeps_its_bar_and_the_choice_survives_a_reload(desk: Visit) -> None:
+    desk.goto("/widget/plain.html")
+    desk.open()
+    desk.ask("i want to kill myself")
+    toggle = _banner(desk).locator("button.toggle")
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    toggle.click()
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(_banner(desk).locator(".lines")).to_be_hidden()
+    expect(_banner(desk).locator("h3")).to_be_visible()
+    expect(toggle).to_be_visible()
+    desk.ask("opening hours")
+    desk.page.reload()
+    expect(desk.panel).to_be_visible(timeout=WAIT)
+    expect(toggle).to_have_attribute("aria-expanded", "false")
+    expect(_banner(desk).locator(".lines")).to_be_hidden()
+    toggle.click()
+    expect(_banner(desk).locator(".lines")).to_be_visible()
+    expect(_banner(desk).locator('a[href="tel:988"]')).to_be_visible()
+
+
+def test_a_new_crisis_reply_opens_a_collapsed_banner_again(desk: Visit) -> None:
+    desk.goto("/widget/plain.html")
+    desk.open()
+    desk.ask("i want to kill myself")
+    toggle = _banner(desk).locator("button.toggle")
+    toggle.click()
+    expect(_banner(desk).locator(".lines")).to_be_hidden()
+    expect(desk.ask("i want to kill myself")).to_have_attribute("data-type", "crisis")
+    expect(toggle).to_have_attribute("aria-expanded", "true")
+    expect(_banner(desk).locator(".lines")).to_be_visible()
+
+
+def test_a_transcript_stored_before_the_banner_gets_it_on_reload(desk: Visit) -> None:
+    """Widget 1.1.0 kept the crisis reply but no banner state: the reply alone brings the banner back."""
+    desk.goto("/widget/plain.html")
+    desk.open()
+    desk.ask("i want to kill myself")
+    dropped = desk.page.evaluate("""() => Object.keys(sessionStorage).filter(k => k.startsWith('faqbot:')).map(k => {
+      const data = JSON.parse(sessionStorage.getItem(k));
+      const had = 'crisis' in data;
+      delete data.crisis;
+      sessionStorage.setItem(k, JSON.stringify(data));
+      return had;
+    })""")
+    assert dropped == [True]
+    desk.page.reload()
+    expect(desk.panel).to_be_visible(timeout=WAIT)
+    expect(_banner(desk)).to_be_visible()
+
+
+def test_crisis_banner_uses_the_data_crisis_text(browser: Browser, server: LiveServer, site: Path) -> None:
+    (site / "own-crisis.html").write_text(
+        _page(attrs='data-crisis="Call **988** (call or text 988) or 911 if you are hurt: call 911."'),
+        encoding="utf-8")
+    context = _context(browser)
+    try:
+        v = Visit(context.new_page(), server.url)
+        v.goto("/widget/own-crisis.html")
+        v.open()
+        v.ask("i want to kill myself")
+        expect(_banner(v).locator(".lines")).to_contain_text("if you are hurt")
+    finally:
+        context.close()
+
+
+@pytest.fixture(scope="module")
+def clinic(module_live_server: ServerFactory, site: Path) -> LiveServer:
+    """The bundled clinic KB: its safety settings have the concern line and the reminder."""
+    return module_live_server(widget_dir=str(site))
+
+
+def _reply_frame(visit: Visit, asked: str) -> dict[str, Any]:
+    sent = [f for f in visit.sent if f.get("type") == "message" and f.get("text") == asked]
+    assert sent, asked
+    replies = [f for f in visit.received if f.get("type") == "reply" and f.get("id") == sent[-1]["id"]]
+    assert replies, asked
+    return dict(replies[-1]["reply"])
+
+
+def test_concern_reply_shows_the_crisis_line_as_a_marked_note_above_the_answer(browser: Browser,
+                                                                               clinic: LiveServer) -> None:
+    context = _context(browser)
+    try:
+        v = Visit(context.new_page(), clinic.url)
+        v.goto("/widget/plain.html")
+        v.open()
+        asked = "i feel so hopeless, how long does a session take?"
+        bubble = v.ask(asked)
+        frame = _reply_frame(v, asked)
+        assert frame["type"] == "concern", frame  # the classifier's verdict on this message, not the widget's
+        expect(bubble).to_have_attribute("data-type", "concern")
+        first, rest = frame["text"].split("\n\n", 1)
+        note = bubble.locator(".concern-note")
+        expect(note).to_have_count(1)
+        shown = _shadow(v, """r => {
+          const note = [...r.querySelectorAll('li.msg.bot')].pop().querySelector('.concern-note').cloneNode(true);
+          note.querySelectorAll('a[href^="sms:"]').forEach(a => a.remove());  // the widget's own "Text" links
+          return note.textContent.replace(/\\s+/g, ' ').trim();
+        }""")
+        assert shown == " ".join(first.replace("**", "").split())
+        expect(note.locator('a[href="tel:988"]')).to_be_visible()
+        looks = _shadow(v, """r => {
+          const li = [...r.querySelectorAll('li.msg.bot')].pop(), note = li.querySelector('.concern-note');
+          const live = [note, note.parentElement, ...note.querySelectorAll('*')]
+            .filter(n => n.hasAttribute('role') || n.hasAttribute('aria-live'))
+            .map(n => n.getAttribute('role') || 'live');
+          const answer = li.querySelector('.body > p');
+          return {noteBg: getComputedStyle(note).backgroundColor, bubbleBg: getComputedStyle(li).backgroundColor,
+                  edge: parseFloat(getComputedStyle(note).borderLeftWidth), live,
+                  after: !!answer && !!(note.compareDocumentPosition(answer) & Node.DOCUMENT_POSITION_FOLLOWING)};
+        }""")
+        assert looks["noteBg"] != looks["bubbleBg"] and looks["edge"] >= 3, looks
+        assert looks["live"] == [] and looks["after"], looks
+        expect(bubble.locator(".body > p").first).to_contain_text(rest.split("\n")[0].replace("**", "")[:30])
+        expect(bubble.locator(".vote")).to_have_count(2)
+        expect(_banner(v)).to_be_hidden()  # a concern is not a crisis
+    finally:
+        context.close()
+
+
+def test_gap_reply_renders_as_an_answer_with_its_hand_off_suggestions(browser: Browser, clinic: LiveServer) -> None:
+    context = _context(browser)
+    try:
+        v = Visit(context.new_page(), clinic.url)
+        v.goto("/widget/plain.html")
+        v.open()
+        asked = "how much does it cost?"
+        bubble = v.ask(asked)
+        frame = _reply_frame(v, asked)
+        assert frame["type"] == "gap", frame
+        expect(bubble).to_have_attribute("data-type", "gap")
+        expect(bubble.locator(".concern-note")).to_have_count(0)
+        expect(bubble.locator(".chip")).to_have_text(frame["suggestions"])
+        expect(bubble.locator(".vote")).to_have_count(2)
+    finally:
+        context.close()
+
+
+def test_after_a_crisis_the_clinic_reply_keeps_the_reminder_under_the_banner(browser: Browser,
+                                                                            clinic: LiveServer) -> None:
+    context = _context(browser)
+    try:
+        v = Visit(context.new_page(), clinic.url)
+        v.goto("/widget/plain.html")
+        v.open()
+        expect(v.ask("i want to kill myself")).to_have_attribute("data-type", "crisis")
+        asked = "what is ketamine therapy?"
+        later = v.ask(asked)
+        reminder = _reply_frame(v, asked)["text"].split("\n\n")[-1]
+        assert "988" in reminder, reminder  # the server's line; the widget makes its numbers tappable
+        last = later.locator(".body > p").last
+        expect(last).to_contain_text(reminder.split("988")[0].replace("**", "").strip())
+        expect(last.locator('a[href="tel:988"]')).to_have_count(1)
+        expect(_banner(v)).to_be_visible()
+    finally:
+        context.close()
 
 
 # --------------------------------------------------------------------------------------------- smaller

@@ -9,13 +9,14 @@
 (function () {
   "use strict";
 
-  var VERSION = "1.1.0";
+  var VERSION = "1.2.0";
   var HOST_TAG = "faqbot-widget";
   var STORE_PREFIX = "faqbot:v1:";
   var MAX_STORED = 120; // transcript entries kept in sessionStorage
   var MAX_TEXT = 2000; // the server's default limit; longer text is refused with too_long
   var BACKOFF = { base: 500, factor: 2, max: 15000 };
-  var REPLY_TYPES = ["answer", "clarify", "fallback", "smalltalk", "crisis", "referral"];
+  var REPLY_TYPES = ["answer", "clarify", "fallback", "smalltalk", "crisis", "referral", "gap", "concern"];
+  var VOTED_TYPES = ["answer", "fallback", "referral", "gap", "concern"];
   var REPLY_TIMEOUT = 20000; // ms without a reply before the typing dots give way to "Try again"
   var PROBE_LINGER = 30000; // ms the first, unopened connection stays up before it is closed quietly
   var SLOW_WARN_AFTER = 3; // failed attempts before the console says the server cannot be reached
@@ -63,6 +64,11 @@
     suggestions: "Suggested questions",
     options: "Did you mean",
     crisisTitle: "Get help now",
+    bannerTitle: "Crisis support, any time",
+    bannerHide: "Hide",
+    bannerShow: "Show",
+    bannerToggle: "crisis numbers",
+    bannerAnnounce: "The crisis numbers now stay at the top of this chat.",
     newTab: "(opens in a new tab)",
     unread: "New reply",
     unreadMany: "{n} new replies",
@@ -282,9 +288,22 @@
     ".msg li{margin:2px 0}",
     ".msg a{color:var(--fb-ink);text-decoration:underline;text-underline-offset:2px}",
     // In a crisis every number is a 44x44 px touch target (WCAG 2.5.5), not a thin underlined word.
-    ".msg.crisis a,.offline a{color:inherit;display:inline-flex;align-items:center;justify-content:center;min-width:44px;",
+    ".msg.crisis a,.offline a,.banner a,.concern-note a{color:inherit;display:inline-flex;align-items:center;justify-content:center;min-width:44px;",
     "min-height:44px;padding:0 10px;margin:2px 0;border:2px solid currentColor;border-radius:10px;font-weight:700;",
     "text-decoration:none;vertical-align:middle}",
+    // After a crisis reply: pinned under the title bar for the rest of the conversation, collapsible.
+    ".banner{flex:none;padding:8px 12px;background:var(--fb-crisis-bg);color:var(--fb-crisis-text);",
+    "border-bottom:2px solid var(--fb-crisis-edge);border-left:6px solid var(--fb-crisis-edge);overflow-wrap:anywhere}",
+    ".banner .bar{display:flex;align-items:center;gap:8px}",
+    ".banner h3{flex:1;min-width:0;margin:0;font-size:14px;line-height:1.3}",
+    ".banner .toggle{flex:none;border:1px solid currentColor;background:transparent;color:inherit;border-radius:8px;",
+    "min-width:44px;min-height:44px;padding:0 10px;font-size:13px}",
+    ".banner .lines{margin-top:4px}.banner p{margin:0}",
+    // A concern reply's first paragraph: the crisis line, marked but not an alert.
+    ".concern-note{display:flex;gap:8px;align-items:flex-start;margin:0 0 10px;padding:8px 10px;border-radius:8px;",
+    "background:var(--fb-crisis-bg);color:var(--fb-crisis-text);border-left:4px solid var(--fb-crisis-edge)}",
+    ".concern-note svg{width:18px;height:18px;fill:currentColor;flex:none;margin-top:2px}",
+    ".concern-note .text{flex:1;min-width:0}",
     ".meta{font-size:12px;color:var(--fb-muted);margin-top:4px;white-space:normal;display:flex;flex-wrap:wrap;align-items:center;gap:6px}",
     ".user .meta{color:inherit;opacity:.95}",
     ".stamp{display:block;font-size:11.5px;color:var(--fb-muted);margin-top:3px}.user .stamp{color:inherit;text-align:right}",
@@ -325,7 +344,7 @@
     "padding-right:max(12px,env(safe-area-inset-right,0px))}",
     // Windows High Contrast and other forced colours drop backgrounds: borders keep every control visible.
     "@media (forced-colors:active){.launcher,.send,.close,.chip,.vote{border:2px solid ButtonText}",
-    ".panel,.msg,.offline,.typing{border:1px solid CanvasText}.head{border-bottom:1px solid CanvasText}",
+    ".panel,.msg,.offline,.typing,.banner,.concern-note{border:1px solid CanvasText}.head{border-bottom:1px solid CanvasText}",
     ".dot{forced-color-adjust:none;background:Mark;color:MarkText;border-color:Canvas}",
     ".typing i{forced-color-adjust:none;background:CanvasText}.vote[aria-pressed=true]{border-color:Highlight;color:Highlight}",
     ".fb :focus-visible{outline-color:Highlight}}"
@@ -342,7 +361,9 @@
       "9v10a2 2 0 0 0 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7.1c.1-.2.2-.5.2-.7v-2z",
     down: "M22 3h-4v12h4V3zM2 14a2 2 0 0 0 2 2h6.3l-1 4.6v.3c0 .4.2.8.4 1.1l1.1 1 6.6-6.6c.4-.4.6-.9.6-1.4V5a2 2 " +
       "0 0 0-2-2H7c-.8 0-1.5.5-1.8 1.2l-3 7.1c-.1.2-.2.5-.2.7v2z",
-    alert: "M1 21h22L12 2 1 21zm12-3h-2v-2h2v2zm0-4h-2v-4h2v4z"
+    alert: "M1 21h22L12 2 1 21zm12-3h-2v-2h2v2zm0-4h-2v-4h2v4z",
+    heart: "M12 21.4l-1.5-1.3C5.4 15.4 2 12.3 2 8.5 2 5.4 4.4 3 7.5 3c1.7 0 3.4.8 4.5 2.1C13.1 3.8 14.8 3 16.5 3 " +
+      "19.6 3 22 5.4 22 8.5c0 3.8-3.4 6.9-8.5 11.5L12 21.4z"
   };
 
   function icon(name) {
@@ -768,6 +789,9 @@
     this.list = el("ol");
     this.log = el("div", { class: "log", role: "log", "aria-live": "polite", "aria-relevant": "additions", "aria-label": this.titleEl.textContent }, [this.list]);
     this.offline = this.buildOffline();
+    this.banner = this.buildBanner();
+    // Says once, politely, that the crisis numbers are pinned; the banner itself is not a live region.
+    this.announcer = el("div", { class: "sr", role: "status" });
     this.typing = el("div", { class: "typing", role: "status", hidden: true }, [
       el("span", { class: "sr", text: s.typing }), el("i"), el("i"), el("i")
     ]);
@@ -784,7 +808,8 @@
 
     this.panel = el("div", {
       class: "panel", id: "faqbot-panel", role: "dialog", "aria-labelledby": "faqbot-title", hidden: true
-    }, [el("div", { class: "head" }, [this.titleEl, this.closeBtn]), this.status, this.scroller, this.form]);
+    }, [el("div", { class: "head" }, [this.titleEl, this.closeBtn]), this.banner, this.status, this.scroller, this.form,
+      this.announcer]);
 
     wrap.appendChild(this.panel);
     wrap.appendChild(this.launcher);
@@ -829,6 +854,46 @@
     if (cfg.crisis) lines.appendChild(renderMarkdown(cfg.crisis, s));
     box.appendChild(lines);
     return box;
+  };
+
+  // After a crisis reply: the crisis numbers (data-crisis, or the built-in line when that is empty) pinned
+  // under the title bar for the rest of the conversation. Collapsing hides the numbers, never the bar.
+  Widget.prototype.buildBanner = function () {
+    var s = this.s, self = this;
+    var lines = el("div", { class: "lines", id: "faqbot-banner-lines" }, [renderMarkdown(this.config.crisis || s.offlineCrisis, s)]);
+    this.bannerToggle = el("button", {
+      class: "toggle", type: "button", "aria-expanded": "true", "aria-controls": "faqbot-banner-lines"
+    }, [el("span", { class: "label", text: s.bannerHide }), el("span", { class: "sr", text: " " + s.bannerToggle })]);
+    this.bannerLines = lines;
+    var bar = el("div", { class: "bar" }, [
+      el("h3", { class: "crisis-title", id: "faqbot-banner-title" }, [icon("alert"), el("span", { text: s.bannerTitle })]),
+      this.bannerToggle
+    ]);
+    var box = el("div", { class: "banner", "aria-labelledby": "faqbot-banner-title", hidden: true }, [bar, lines]);
+    this.bannerToggle.addEventListener("click", function () {
+      self.data.crisis.collapsed = !self.data.crisis.collapsed;
+      self.paintBanner();
+      self.save();
+    });
+    return box;
+  };
+
+  // `announce` only when a crisis reply has just arrived, not on a reload or a later reply.
+  Widget.prototype.showBanner = function (announce) {
+    var first = !this.data.crisis;
+    if (first) this.data.crisis = { at: Date.now(), collapsed: false };
+    else if (announce) this.data.crisis.collapsed = false; // a new crisis turn opens the numbers again
+    this.paintBanner();
+    if (first && announce) this.announcer.textContent = this.s.bannerAnnounce;
+  };
+
+  Widget.prototype.paintBanner = function () {
+    var state = this.data.crisis;
+    this.banner.hidden = !state;
+    if (!state) return;
+    this.bannerLines.hidden = !!state.collapsed;
+    this.bannerToggle.setAttribute("aria-expanded", String(!state.collapsed));
+    this.bannerToggle.querySelector(".label").textContent = state.collapsed ? this.s.bannerShow : this.s.bannerHide;
   };
 
   // ------------------------------------------------------------------------------------ phone layout
@@ -1130,6 +1195,7 @@
     messages.splice(at, 0, msg);
     var before = at + 1 < messages.length ? this.nodes[messages[at + 1].id] : null;
     this.append(msg, false, before || null);
+    if (msg.reply.type === "crisis") this.showBanner(true);
     this.save();
     this.updateTyping();
     this.armReplyTimer();
@@ -1281,6 +1347,11 @@
     this.data.messages.forEach(function (m) { if (m.role === "user" && m.status === "sent") m.status = "queued"; });
     this.renderIntro();
     this.data.messages.forEach(function (m) { self.append(m, true); });
+    // A transcript kept by 1.1.0 has the crisis reply but no banner state yet.
+    if (!this.data.crisis && this.data.messages.some(function (m) { return m.reply && m.reply.type === "crisis"; })) {
+      this.showBanner(false);
+    }
+    this.paintBanner();
     this.hideIntroChips();
     this.paintUnread();
     this.scrollDown();
@@ -1386,6 +1457,7 @@
     reply.options = Array.isArray(reply.options) ? reply.options : [];
     reply.suggestions = Array.isArray(reply.suggestions) ? reply.suggestions : [];
     var crisis = reply.type === "crisis";
+    var body = reply.text;
     var item = el("li", { class: "msg bot " + reply.type, "data-type": reply.type });
     if (reply.entry) item.setAttribute("data-entry", reply.entry);
     var content = el("div", { class: "body" });
@@ -1396,13 +1468,22 @@
     } else {
       content.appendChild(el("span", { class: "sr", text: s.bot + ": " }));
     }
-    content.appendChild(renderMarkdown(reply.text, s));
+    if (reply.type === "concern") {
+      // The first paragraph is the crisis line: its own marked note, then the answer as usual.
+      var blocks = String(body || "").replace(/\r\n?/g, "\n").split(/\n\s*\n/);
+      content.appendChild(el("div", { class: "concern-note" }, [
+        icon("heart"), el("div", { class: "text" }, [renderMarkdown(blocks[0], s)])
+      ]));
+      body = blocks.slice(1).join("\n\n");
+    }
+    content.appendChild(renderMarkdown(body, s));
     item.appendChild(content);
-    if (reply.options.length) item.appendChild(this.chipList(reply.options, s.options));
-    if (reply.suggestions.length) {
+    // Nothing to pick or book on a crisis reply, whatever the server sent: the numbers stand alone.
+    if (reply.options.length && !crisis) item.appendChild(this.chipList(reply.options, s.options));
+    if (reply.suggestions.length && !crisis) {
       item.appendChild(this.chipList(reply.suggestions.map(function (q) { return { text: q }; }), s.suggestions));
     }
-    if (reply.type === "answer" || reply.type === "fallback" || reply.type === "referral") {
+    if (VOTED_TYPES.indexOf(reply.type) >= 0) {
       var up = el("button", { class: "vote up", type: "button", "aria-label": s.helpful, title: s.helpful }, [icon("up")]);
       var down = el("button", { class: "vote down", type: "button", "aria-label": s.notHelpful, title: s.notHelpful }, [icon("down")]);
       up.addEventListener("click", function () { self.vote(msg, "up"); });
