@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from .authoring_cli import add_commands as add_authoring_commands
 from .bot import Bot
 from .config import Config
 from .exceptions import FaqbotError
@@ -225,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--suggest", action="store_true", help="print phrasings to add to entries, as YAML to paste "
                                                           "into the knowledge base")
     p.set_defaults(func=cmd_report)
+    add_authoring_commands(sub, common)
     return parser
 
 

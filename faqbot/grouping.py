@@ -17,7 +17,7 @@ from rapidfuzz import fuzz, process
 from .text import normalize
 
 SIMILAR = 85  # similarity (0-100) at which two normalised questions count as the same one
-MEANING = 0.75  # cosine similarity of sentence vectors at which two questions mean the same (see docs/authoring.md)
+MEANING = 0.55  # cosine to a group's mean vector to join it; chosen on CLINC150 val by F0.5 (python -m bench.grouping)
 MAX_DISTINCT = 5000  # distinct questions clustered per section; rarer ones are left out of the groups
 EXAMPLES = 3
 
@@ -97,22 +97,27 @@ def group(rows: Iterable[tuple[str, float, str | None, float | None]], *,
     ordered = sorted(exact.items(), key=lambda kv: (-sum(kv[1].texts.values()), kv[0]))[:MAX_DISTINCT]
     vectors = encode([norm for norm, _ in ordered]) if encode is not None and ordered else None
     seeds: list[str] = []
-    seed_rows: list[int] = []
+    centroids: list[Any] = []  # per group: the sum of its questions' vectors (meaning grouping only)
     groups: list[_Bucket] = []
     for i, (norm, bucket) in enumerate(ordered):
         hit = max((h for h in (process.extractOne(norm, seeds, scorer=s, processor=None, score_cutoff=SIMILAR)
                                for s in _SCORERS) if h is not None), key=lambda h: h[1], default=None)
         at = hit[2] if hit is not None else None
-        if at is None and vectors is not None and seed_rows:
-            sims = vectors[seed_rows] @ vectors[i]
+        if at is None and vectors is not None and centroids:
+            # Compared with each group's mean meaning, so a group does not drift link by link.
+            means = _stack(centroids)
+            sims = (means @ vectors[i]) / _norms(means)
             best = int(sims.argmax())
             at = best if float(sims[best]) >= meaning else None
         if at is None:
             seeds.append(norm)
-            seed_rows.append(i)
             groups.append(bucket)
+            if vectors is not None:
+                centroids.append(vectors[i] * sum(bucket.texts.values()))
         else:
             groups[at].add(bucket)
+            if vectors is not None:
+                centroids[at] = centroids[at] + vectors[i] * sum(bucket.texts.values())
     out = []
     for b in groups:
         count = sum(b.texts.values())
@@ -124,6 +129,18 @@ def group(rows: Iterable[tuple[str, float, str | None, float | None]], *,
                                  texts=tuple(b.texts.most_common())))
     out.sort(key=lambda g: g.last_seen, reverse=True)
     return tuple(sorted(out, key=lambda g: -g.count))
+
+
+def _stack(rows: list[Any]) -> Any:
+    import numpy as np
+
+    return np.stack(rows)
+
+
+def _norms(matrix: Any) -> Any:
+    import numpy as np
+
+    return np.maximum(np.linalg.norm(matrix, axis=1), 1e-12)
 
 
 def clarifications(rows: Iterable[tuple[str, tuple[str, ...], str | None, float]]) -> tuple[Clarification, ...]:
