@@ -148,3 +148,31 @@ def _ask_each(proposals: list[Any], out: TextIO) -> list[tuple[Any, str | None]]
             if target:
                 chosen.append((p, target))
     return chosen
+
+
+def print_suggestions(bot: Any, db: Path, *, days: int | None, as_json: bool, out: TextIO) -> int:
+    """``faqbot report --suggest``: proposals grouped by meaning (JSON, or comments above the YAML snippet)."""
+    from . import suggest
+
+    engine = bot.engine
+    encode = engine.semantic.encoder.encode if engine.semantic is not None else None
+    found = suggest.proposals(db, bot, days=days, encode=encode)
+    if as_json:
+        out.write(json.dumps([p.to_dict() for p in found], ensure_ascii=False, indent=2) + "\n")
+        return 0
+    listing = suggest.proposals_text(found, source=db)
+    out.write("".join(f"# {line}\n" if line else "#\n" for line in listing.splitlines()))
+    out.write(suggest.suggest(db, bot, days))
+    return 0
+
+
+def print_dashboard(bot: Any, db: Path, *, days: int | None, out: TextIO) -> int:
+    """``faqbot report --format html``: the at-a-glance page with rates, votes and suggestions."""
+    from . import dashboard, report, suggest
+
+    engine = bot.engine
+    encode = engine.semantic.encoder.encode if engine.semantic is not None else None
+    result = report.build(db, days=days, bot=bot, encode=encode)
+    found = suggest.proposals(db, bot, days=days, encode=encode)
+    out.write(dashboard.render(result, found, kb_version=bot.kb.version))
+    return 0

@@ -8,6 +8,7 @@ Answers come out in the KB's small markdown subset (paragraphs, ``**bold**``, ``
 from __future__ import annotations
 
 import csv
+import io
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -77,14 +78,14 @@ def read(path: str | Path, *, format: str | None = None, columns: Columns | None
 
 def _csv_rows(path: Path, kind: str) -> list[list[str]]:
     text = path.read_text(encoding="utf-8-sig")
-    if kind == "tsv":
-        dialect: Any = csv.excel_tab
-    else:
-        try:
-            dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+    delimiter = "\t"
+    if kind != "tsv":
+        try:  # only the delimiter is sniffed; quoting stays as spreadsheets write it
+            delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t").delimiter
         except csv.Error:
-            dialect = csv.excel
-    return [row for row in csv.reader(text.splitlines(), dialect)]
+            delimiter = ","
+    # Quoted cells keep their line breaks (paragraphs, lists) only when read as one stream.
+    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
 
 
 def _xlsx_rows(path: Path, sheet: str | None) -> list[list[str]]:

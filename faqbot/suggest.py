@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -19,6 +20,7 @@ from .text import normalize
 
 if TYPE_CHECKING:
     from .bot import Bot
+    from .grouping import Encode
 
 LOW_MARGIN = 0.15  # "low confidence": answered, but within this much of the KB's answer threshold
 MAX_PHRASING = 200
@@ -131,3 +133,108 @@ def _yaml(found: dict[str, dict[str, _Phrasing]], path: str | Path, below: float
         for p in sorted(phrasings.values(), key=lambda p: (-p.count, p.text))[:per_entry]:
             lines.append(f"    - {json.dumps(p.text, ensure_ascii=False)}  # {p.why()}")
     return "\n".join(lines) + "\n"
+
+
+# --- proposals: groups of logged questions, each with the entry it should join -----------------------
+
+MAX_NEW_PHRASINGS = 10
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A group of logged questions that mean the same, and the entry they should become phrasings of
+    (``target``; None when no entry fits and a new one is needed)."""
+
+    id: str
+    target: str | None
+    phrasings: tuple[str, ...]
+    count: int
+    signals: tuple[str, ...]  # why: picked after a clarification, low confidence, unanswered, thumbs down
+    nearest: float | None  # the target's confidence for the group's question, when the engine proposed it
+    question: str = ""  # the target's question
+
+    def describe(self) -> str:
+        where = f"add to '{self.target}' ({self.question})" if self.target else "new entry (no entry fits)"
+        lines = [f"[{self.id}] {self.count}x, {', '.join(self.signals)}: {where}"]
+        lines += [f"    - {p}" for p in self.phrasings]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"id": self.id, "target": self.target, "question": self.question, "phrasings": list(self.phrasings),
+                "count": self.count, "signals": list(self.signals), "nearest": self.nearest}
+
+
+_SIGNAL_ORDER = ("picked after a clarification", "answered at low confidence", "thumbs down", "unanswered")
+
+
+def proposals(path: str | Path, bot: Bot, *, days: int | None = None, low_confidence: float | None = None,
+              encode: Encode | None = None) -> list[Proposal]:
+    """Unanswered, low-confidence, thumbed-down and clarified questions grouped by meaning, each group with the
+    entry to add it to: the one visitors picked or reached, else the nearest the engine finds, else none."""
+    from .grouping import group
+
+    below = threshold(bot, low_confidence)
+    start = since(days)
+    with closing(logstore.open_readonly(path)) as db:
+        clarified = logstore.clarified(db, start)
+        weak = logstore.weak_answers(db, below, start, drop_voted_down=True)
+        down = logstore.voted_down(db, start)
+        missed = logstore.unanswered(db, start)
+    known = known_phrasings(bot)
+    rows: list[tuple[str, float, str | None, float | None]] = []
+    signals: dict[str, set[str]] = {}
+    wrong: dict[str, set[str]] = {}  # entries that got a thumbs down for this wording
+
+    def see(text: str, ts: float, entry: str | None, signal: str) -> None:
+        if usable(text, known):
+            rows.append((text, ts, entry, 1.0 if entry else None))
+            signals.setdefault(normalize(text), set()).add(signal)
+
+    for text, _, picked, ts in clarified:
+        see(text, ts, picked, "picked after a clarification" if picked else "unanswered")
+    for text, ts, entry, _ in weak:
+        see(text, ts, entry, "answered at low confidence")
+    for text, ts, entry, _ in down:
+        see(text, ts, None, "thumbs down")
+        if entry:
+            wrong.setdefault(normalize(text), set()).add(entry)
+    for text, ts in missed:
+        see(text, ts, None, "unanswered")
+    out = []
+    for g in group(rows, encode=encode):
+        norms = [normalize(t) for t, _ in g.texts]
+        why = set().union(*(signals.get(n, set()) for n in norms))
+        avoid = set().union(*(wrong.get(n, set()) for n in norms))
+        target, nearest = (g.entries[0], None) if g.entries else _nearest(bot, g.text, avoid)
+        phrasings: list[str] = []
+        for (text, _), norm in zip(g.texts, norms):
+            if norm not in {normalize(p) for p in phrasings} and len(phrasings) < MAX_NEW_PHRASINGS:
+                phrasings.append(text)
+        ident = hashlib.sha1(normalize(g.text).encode()).hexdigest()[:6]
+        out.append(Proposal(id=ident, target=target, phrasings=tuple(phrasings), count=g.count,
+                            signals=tuple(s for s in _SIGNAL_ORDER if s in why), nearest=nearest,
+                            question=question_of(bot, target) if target else ""))
+    return out
+
+
+def _nearest(bot: Bot, text: str, avoid: set[str]) -> tuple[str | None, float | None]:
+    """The entry the engine ranks first for ``text`` (not one voted down for it), if it reaches the KB's clarify
+    threshold: close enough to show as an option, so close enough to propose."""
+    for c in bot.engine.rank(text, limit=3):
+        if c.entry.id in avoid:
+            continue
+        if c.confidence >= bot.kb.settings.thresholds.clarify:
+            return c.entry.id, round(c.confidence, 4)
+        break
+    return None, None
+
+
+def proposals_text(found: list[Proposal], *, source: str | Path) -> str:
+    """Proposals as a terminal listing, with the commands that accept them."""
+    if not found:
+        return f"Nothing to propose from {source} yet.\n"
+    lines = [f"Suggestions from {source}, most asked first. Accept with `faqbot accept ID ...` (or `faqbot accept` "
+             "to go through them), which lints and runs the answer suite before keeping a change.", ""]
+    for p in found:
+        lines += [p.describe(), ""]
+    return "\n".join(lines)
