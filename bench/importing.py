@@ -23,7 +23,6 @@ from typing import Any
 import yaml
 
 from faqbot import Bot
-from faqbot import knowledge as kb_loader
 from faqbot.importer import to_entries, write
 from faqbot.sources import Columns, read
 from faqbot.suite import describe, load_suite, matches

@@ -117,8 +117,8 @@ def apply_phrasings(directory: Path, plan: dict[str, list[str]], *, encoder: Enc
     if not added:
         return Outcome(kept=True, error="every phrasing is already in the knowledge base")
     by_file: dict[Path, dict[str, tuple[str, ...]]] = {}
-    for entry, texts in added.items():
-        by_file.setdefault(Path(before.kb.entry(entry).file), {})[entry] = texts
+    for entry, new in added.items():
+        by_file.setdefault(Path(before.kb.entry(entry).file), {})[entry] = new
     originals = {path: path.read_bytes() for path in by_file}
     old_lint = {_lint_key(f) for f in lint(before)}
     old_pass = _suite(before, tests)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 SERIES = (("answer", "answered", "#1b7837"), ("clarify", "clarified", "#5aae61"), ("fallback", "unanswered", "#d6604d"),
           ("referral", "referred", "#4393c3"), ("crisis", "crisis", "#762a83"))
 DAYS_SHOWN = 30
-BAR_W, GAP, CHART_H = 18, 4, 160
+BAR_W, GAP, CHART_H, VOTES_H = 18, 4, 160, 70
 
 
 def rate(part: int, whole: int) -> float:
@@ -74,10 +74,7 @@ def _rate_chart(days: Sequence[DayCounts]) -> str:
     width = len(days) * (BAR_W + GAP) + 40
     parts = [f'<svg class="chart rates" role="img" viewBox="0 0 {width} {CHART_H + 40}" width="{width}" '
              f'height="{CHART_H + 40}" aria-label="reply rates per day">']
-    for pct in (0, 50, 100):
-        y = CHART_H - CHART_H * pct / 100 + 10
-        parts.append(f'<line x1="34" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
-                     f'<text x="30" y="{y + 4:.1f}" class="axis" text-anchor="end">{pct}%</text>')
+    parts.append(_axes(width, CHART_H))
     for i, d in enumerate(days):
         x = 40 + i * (BAR_W + GAP)
         y = CHART_H + 10.0
@@ -90,8 +87,7 @@ def _rate_chart(days: Sequence[DayCounts]) -> str:
             parts.append(f'<rect class="bar" data-day="{escape(d.day)}" data-series="{name}" x="{x}" y="{y:.1f}" '
                          f'width="{BAR_W}" height="{h:.1f}" fill="{colour}"><title>{escape(d.day)}: {label} '
                          f"{r[name]:.0%} ({getattr(d, name)} of {d.turns})</title></rect>")
-        if i % 7 == 0 or i == len(days) - 1:
-            parts.append(f'<text x="{x}" y="{CHART_H + 28}" class="axis">{escape(d.day[5:])}</text>')
+        parts.append(_day_label(i, len(days), x, CHART_H, d.day))
     parts.append("</svg>")
     return "".join(parts)
 
@@ -101,19 +97,38 @@ def _vote_chart(days: Sequence[DayCounts]) -> str:
     if not voted:
         return '<p class="empty">No votes yet.</p>'
     width = len(days) * (BAR_W + GAP) + 40
-    parts = [f'<svg class="chart votes" role="img" viewBox="0 0 {width} 90" width="{width}" height="90" '
-             'aria-label="thumbs-up rate per day">']
+    height = VOTES_H
+    parts = [f'<svg class="chart votes" role="img" viewBox="0 0 {width} {height + 40}" width="{width}" '
+             f'height="{height + 40}" aria-label="thumbs-up rate per day">', _axes(width, height)]
     for i, d in enumerate(days):
+        x = 40 + i * (BAR_W + GAP)
+        parts.append(_day_label(i, len(days), x, height, d.day))
         if not d.up + d.down:
             continue
-        x = 40 + i * (BAR_W + GAP)
         share = rate(d.up, d.up + d.down)
-        h = 70 * share
-        parts.append(f'<rect class="bar" data-day="{escape(d.day)}" data-series="up" x="{x}" y="{80 - h:.1f}" '
+        h = height * share
+        parts.append(f'<rect class="bar" data-day="{escape(d.day)}" data-series="up" x="{x}" y="{height + 10 - h:.1f}" '
                      f'width="{BAR_W}" height="{h:.1f}" fill="#1b7837"><title>{escape(d.day)}: {share:.0%} up '
                      f"({d.up} up, {d.down} down)</title></rect>")
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _axes(width: int, height: int) -> str:
+    """Grid lines at 0, 50 and 100%, the chart's plot area starting 10px from the top."""
+    out = []
+    for pct in (0, 50, 100):
+        y = height - height * pct / 100 + 10
+        out.append(f'<line x1="34" x2="{width}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+                   f'<text x="30" y="{y + 4:.1f}" class="axis" text-anchor="end">{pct}%</text>')
+    return "".join(out)
+
+
+def _day_label(i: int, count: int, x: int, height: int, day: str) -> str:
+    """A date under every 7th bar, and under the last one when it does not crowd the one before."""
+    if i % 7 == 0 or (i == count - 1 and i % 7 >= 2):
+        return f'<text x="{x}" y="{height + 28}" class="axis">{escape(day[5:])}</text>'
+    return ""
 
 
 def _proposals(found: list[Proposal]) -> str:

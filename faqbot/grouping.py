@@ -17,7 +17,8 @@ from rapidfuzz import fuzz, process
 from .text import normalize
 
 SIMILAR = 85  # similarity (0-100) at which two normalised questions count as the same one
-MEANING = 0.55  # cosine to a group's mean vector to join it; chosen on CLINC150 val by F0.5 (python -m bench.grouping)
+MEANING = 0.7  # similarity to a group's mean vector to join it; chosen on two dev sets (python -m bench.grouping)
+LINKAGE = "centroid"
 MAX_DISTINCT = 5000  # distinct questions clustered per section; rarer ones are left out of the groups
 EXAMPLES = 3
 
@@ -80,7 +81,7 @@ class _Bucket:
 
 
 def group(rows: Iterable[tuple[str, float, str | None, float | None]], *,
-          encode: Encode | None = None, meaning: float = MEANING) -> tuple[QuestionGroup, ...]:
+          encode: Encode | None = None, meaning: float = MEANING, linkage: str = LINKAGE) -> tuple[QuestionGroup, ...]:
     """Greedy clustering of (text, ts, entry, confidence) rows, most asked first: a question joins the first
     group whose seed reads alike (or, with ``encode``, means the same at cosine ``meaning`` or more)."""
     exact: dict[str, _Bucket] = {}
@@ -97,27 +98,21 @@ def group(rows: Iterable[tuple[str, float, str | None, float | None]], *,
     ordered = sorted(exact.items(), key=lambda kv: (-sum(kv[1].texts.values()), kv[0]))[:MAX_DISTINCT]
     vectors = encode([norm for norm, _ in ordered]) if encode is not None and ordered else None
     seeds: list[str] = []
-    centroids: list[Any] = []  # per group: the sum of its questions' vectors (meaning grouping only)
     groups: list[_Bucket] = []
+    owner: list[int] = []  # the group of each question placed so far (meaning grouping only)
     for i, (norm, bucket) in enumerate(ordered):
         hit = max((h for h in (process.extractOne(norm, seeds, scorer=s, processor=None, score_cutoff=SIMILAR)
                                for s in _SCORERS) if h is not None), key=lambda h: h[1], default=None)
         at = hit[2] if hit is not None else None
-        if at is None and vectors is not None and centroids:
-            # Compared with each group's mean meaning, so a group does not drift link by link.
-            means = _stack(centroids)
-            sims = (means @ vectors[i]) / _norms(means)
-            best = int(sims.argmax())
-            at = best if float(sims[best]) >= meaning else None
+        if at is None and vectors is not None and groups:
+            at = _closest(vectors, i, owner, len(groups), meaning, linkage)
         if at is None:
             seeds.append(norm)
             groups.append(bucket)
-            if vectors is not None:
-                centroids.append(vectors[i] * sum(bucket.texts.values()))
+            at = len(groups) - 1
         else:
             groups[at].add(bucket)
-            if vectors is not None:
-                centroids[at] = centroids[at] + vectors[i] * sum(bucket.texts.values())
+        owner.append(at)
     out = []
     for b in groups:
         count = sum(b.texts.values())
@@ -131,16 +126,23 @@ def group(rows: Iterable[tuple[str, float, str | None, float | None]], *,
     return tuple(sorted(out, key=lambda g: -g.count))
 
 
-def _stack(rows: list[Any]) -> Any:
+def _closest(vectors: Any, i: int, owner: list[int], count: int, meaning: float, linkage: str) -> int | None:
+    """The group question ``i`` joins by meaning, or None. Complete linkage: its least similar member must still
+    reach ``meaning``, so a group never chains from one topic to the next in a log where every question shares
+    the domain's words. Centroid: the group's mean vector must."""
     import numpy as np
 
-    return np.stack(rows)
-
-
-def _norms(matrix: Any) -> Any:
-    import numpy as np
-
-    return np.maximum(np.linalg.norm(matrix, axis=1), 1e-12)
+    sims = vectors[:i] @ vectors[i]
+    groups = np.asarray(owner, dtype=np.int64)
+    if linkage == "complete":
+        score = np.full(count, np.inf, dtype=np.float32)
+        np.minimum.at(score, groups, sims)
+    else:
+        sums = np.zeros((count, vectors.shape[1]), dtype=np.float32)
+        np.add.at(sums, groups, vectors[:i])
+        score = (sums @ vectors[i]) / np.maximum(np.linalg.norm(sums, axis=1), 1e-12)
+    best = int(score.argmax())
+    return best if float(score[best]) >= meaning else None
 
 
 def clarifications(rows: Iterable[tuple[str, tuple[str, ...], str | None, float]]) -> tuple[Clarification, ...]:

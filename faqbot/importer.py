@@ -97,7 +97,7 @@ def to_entries(pairs: Iterable[Pair], *, owner: str = DEFAULT_OWNER, reviewed: s
         while ident in used:
             ident, n = f"{base[: MAX_ID - 4]}-{n}", n + 1
         used.add(ident)
-        phrasings = []
+        phrasings: list[str] = []
         for v in p.phrasings:
             if normalize(v) not in {normalize(x) for x in (p.question, *phrasings)}:
                 phrasings.append(" ".join(v.split()))
@@ -116,7 +116,7 @@ def to_entries(pairs: Iterable[Pair], *, owner: str = DEFAULT_OWNER, reviewed: s
 
 def _plain(markdown: str) -> str:
     text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", markdown).replace("**", "")
-    return re.sub(r"^\s*- (.*)$", r"\1;", text, flags=re.M)
+    return re.sub(r"^\s*- (.*)$", r"\1;", text, flags=re.MULTILINE)
 
 
 def dump(entries: Sequence[dict[str, Any]], *, sources: Sequence[str]) -> str:

@@ -200,7 +200,7 @@ def _next_heading_line(tokens: Sequence[Any], i: int, want: int) -> int | None:
 def _md_pair(current: tuple[str, int], body: list[str], name: str) -> Pair:
     title, line = current
     answer = "\n".join(body).strip()
-    answer = re.sub(r"^\s*[*+]\s+", "- ", answer, flags=re.M)  # one list marker, as the KB writes them
+    answer = re.sub(r"^\s*[*+]\s+", "- ", answer, flags=re.MULTILINE)  # one list marker, as the KB writes them
     answer = re.sub(r"\n{3,}", "\n\n", answer)
     return Pair(question=" ".join(title.split()), answer=answer, where=f"{name}:{line}")
 
@@ -267,7 +267,7 @@ def _line(tag: Any) -> int:
 
 def _inline(node: Any) -> str:
     """Text of an inline run, with ``**bold**`` and ``[links](url)`` kept."""
-    from bs4 import NavigableString, Tag
+    from bs4.element import NavigableString, Tag
 
     if isinstance(node, NavigableString):
         return re.sub(r"\s+", " ", str(node))
@@ -276,8 +276,9 @@ def _inline(node: Any) -> str:
     inner = "".join(_inline(c) for c in node.children)
     if node.name in ("strong", "b") and inner.strip():
         return f"**{inner.strip()}**"
-    if node.name == "a" and node.get("href", "").startswith(("http://", "https://", "mailto:", "tel:")):
-        return f"[{inner.strip()}]({node['href']})"
+    href = node.get("href")
+    if node.name == "a" and isinstance(href, str) and href.startswith(("http://", "https://", "mailto:", "tel:")):
+        return f"[{inner.strip()}]({href})"
     if node.name == "br":
         return "\n"
     return inner
@@ -285,7 +286,7 @@ def _inline(node: Any) -> str:
 
 def _blocks(nodes: Iterable[Any]) -> str:
     """Block elements as markdown paragraphs and ``- `` lists."""
-    from bs4 import NavigableString, Tag
+    from bs4.element import NavigableString, Tag
 
     parts: list[str] = []
     inline: list[str] = []

@@ -61,7 +61,8 @@ def suggest(path: str | Path, bot: Bot | None = None, days: int | None = None, *
         weak = logstore.weak_answers(db, below, start, drop_voted_down=True)
     known = known_phrasings(bot)
     found: dict[str, dict[str, _Phrasing]] = {}
-    sightings = [(text, picked, None) for text, _, picked, _ in clarified if picked]
+    sightings: list[tuple[str, str, float | None]] = [(text, picked, None) for text, _, picked, _ in clarified
+                                                      if picked]
     sightings += [(text, entry, conf) for text, _, entry, conf in weak if entry]
     for text, entry, conf in sightings:
         if not usable(text, known):
@@ -200,8 +201,14 @@ def proposals(path: str | Path, bot: Bot, *, days: int | None = None, low_confid
             wrong.setdefault(normalize(text), set()).add(entry)
     for text, ts in missed:
         see(text, ts, None, "unanswered")
+    # Questions that reached an entry stay with it; only those that reached none are grouped across the log.
+    by_target: dict[str | None, list[tuple[str, float, str | None, float | None]]] = {}
+    for row in rows:
+        by_target.setdefault(row[2], []).append(row)
+    groups = sorted(((key, g) for key, part in by_target.items() for g in group(part, encode=encode)),
+                    key=lambda kg: (-kg[1].count, kg[1].text))
     out = []
-    for g in group(rows, encode=encode):
+    for key, g in groups:
         norms = [normalize(t) for t, _ in g.texts]
         why = set().union(*(signals.get(n, set()) for n in norms))
         avoid = set().union(*(wrong.get(n, set()) for n in norms))
@@ -210,7 +217,7 @@ def proposals(path: str | Path, bot: Bot, *, days: int | None = None, low_confid
         for (text, _), norm in zip(g.texts, norms):
             if norm not in {normalize(p) for p in phrasings} and len(phrasings) < MAX_NEW_PHRASINGS:
                 phrasings.append(text)
-        ident = hashlib.sha1(normalize(g.text).encode()).hexdigest()[:6]
+        ident = hashlib.sha1(f"{key or ''}\n{normalize(g.text)}".encode()).hexdigest()[:6]
         out.append(Proposal(id=ident, target=target, phrasings=tuple(phrasings), count=g.count,
                             signals=tuple(s for s in _SIGNAL_ORDER if s in why), nearest=nearest,
                             question=question_of(bot, target) if target else ""))
