@@ -7,8 +7,9 @@ every file is put back byte for byte and the outcome says which cases broke.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,13 @@ from .exceptions import ConfigError, FaqbotError
 from .knowledge import bundled_path
 from .suggest import Proposal, proposals
 from .text import normalize
+
+ACCEPTED_FILE = "accepted.yaml"
+ACCEPTED_HEADER = """\
+# Entries made by `faqbot accept --new` from questions no entry answered. A `kind: gap` entry hands the question
+# to your team with the fallback text; write a real answer (and drop `kind: gap`) when you have one.
+entries: []
+"""
 
 
 @dataclass(frozen=True)
@@ -84,6 +92,13 @@ class Session:
                 return p
         raise ConfigError(f"no suggestion '{ident}' in the log now; list them with `faqbot report --suggest`")
 
+    def create(self, proposal: Proposal, ident: str, *, question: str | None = None,
+               answer: str | None = None) -> Outcome:
+        """A new entry ``ident`` from ``proposal`` (see ``add_entry``)."""
+        return add_entry(self.directory, ident=ident, question=question or proposal.phrasings[0],
+                         phrasings=proposal.phrasings, answer=answer, encoder=self.encoder, tests=self.tests,
+                         before=self.bot)
+
     def apply(self, chosen: Sequence[tuple[Proposal, str | None]]) -> Outcome:
         """Add each proposal's phrasings to its target (or the entry given beside it); keep only a safe change."""
         plan: dict[str, list[str]] = {}
@@ -101,8 +116,6 @@ class Session:
 def apply_phrasings(directory: Path, plan: dict[str, list[str]], *, encoder: EncoderChoice = "default",
                     tests: Path | None = None, before: Bot | None = None) -> Outcome:
     """Write ``plan`` (entry id -> phrasings) into the KB files, lint, run the suite, roll back on regressions."""
-    from .lint import lint
-
     before = before or Bot.load(directory, encoder=encoder)
     known = {normalize(t) for e in before.kb.entries for t in e.texts}
     added: dict[str, tuple[str, ...]] = {}
@@ -119,12 +132,48 @@ def apply_phrasings(directory: Path, plan: dict[str, list[str]], *, encoder: Enc
     by_file: dict[Path, dict[str, tuple[str, ...]]] = {}
     for entry, new in added.items():
         by_file.setdefault(Path(before.kb.entry(entry).file), {})[entry] = new
-    originals = {path: path.read_bytes() for path in by_file}
+
+    def edit() -> None:
+        for path, entries in by_file.items():
+            _add_to_file(path, entries)
+
+    return _guarded(directory, list(by_file), edit, added=added, encoder=encoder, tests=tests, before=before)
+
+
+def add_entry(directory: Path, *, ident: str, question: str, phrasings: Sequence[str], answer: str | None = None,
+              encoder: EncoderChoice = "default", tests: Path | None = None, before: Bot | None = None) -> Outcome:
+    """A new entry in ``directory/accepted.yaml`` for questions no entry fits. Without ``answer`` it is a declared
+    gap answered with the KB's fallback text, so the bot hands these questions to the team by name until an author
+    writes the answer (nothing is invented)."""
+    before = before or Bot.load(directory, encoder=encoder)
+    if before.kb.has(ident):
+        raise ConfigError(f"entry '{ident}' exists; accept into it with --to {ident}, or pick a new id")
+    known = {normalize(t) for e in before.kb.entries for t in e.texts}
+    texts = [t for t in phrasings if normalize(t) not in known and normalize(t) != normalize(question)]
+    entry: dict[str, Any] = {"id": ident}
+    if answer is None:
+        entry["kind"] = "gap"
+    entry.update(question=question, answer=answer or before.kb.settings.fallback, phrasings=texts,
+                 owner="accepted", reviewed=dt.date.today().isoformat())
+    path = directory / ACCEPTED_FILE
+
+    def edit() -> None:
+        _append_entry(path, entry)
+
+    return _guarded(directory, [path], edit, added={ident: (question, *texts)}, encoder=encoder, tests=tests,
+                    before=before)
+
+
+def _guarded(directory: Path, files: list[Path], edit: Callable[[], None], *, added: dict[str, tuple[str, ...]],
+             encoder: EncoderChoice, tests: Path | None, before: Bot) -> Outcome:
+    """Run ``edit`` on ``files``; keep it only if the KB still loads and no passing suite case fails."""
+    from .lint import lint
+
+    originals = {path: path.read_bytes() if path.exists() else None for path in files}
     old_lint = {_lint_key(f) for f in lint(before)}
     old_pass = _suite(before, tests)
     try:
-        for path, entries in by_file.items():
-            _add_to_file(path, entries)
+        edit()
         after = Bot.load(directory, encoder=encoder)
         new_pass = _suite(after, tests)
     except FaqbotError as exc:
@@ -162,24 +211,56 @@ def _suite(bot: Bot, tests: Path | None) -> dict[str, bool]:
     return out
 
 
-def _restore(originals: dict[Path, bytes]) -> None:
+def _restore(originals: dict[Path, bytes | None]) -> None:
     for path, data in originals.items():
-        path.write_bytes(data)
+        if data is None:
+            path.unlink(missing_ok=True)  # a file the change created
+        else:
+            path.write_bytes(data)
 
 
-def _add_to_file(path: Path, entries: dict[str, tuple[str, ...]]) -> None:
-    """Append phrasings to entries in one YAML file, keeping its comments and layout (ruamel.yaml round trip)."""
+def _round_trip(text: str) -> Any:
+    """A ruamel.yaml round-trip loader/dumper set to the file's own list indentation."""
     try:
         from ruamel.yaml import YAML
-        from ruamel.yaml.comments import CommentedSeq
     except ImportError:
         raise ConfigError("accepting needs ruamel.yaml; install the import extra: pip install 'faqbot[import]'") \
             from None
     yaml = YAML()  # round-trip mode
     yaml.preserve_quotes = True
     yaml.width = 4096  # never re-wrap the author's long lines
-    text = path.read_text(encoding="utf-8")
     yaml.indent(**_indent(text))
+    return yaml
+
+
+def _append_entry(path: Path, entry: dict[str, Any]) -> None:
+    """Add one entry to ``path`` (created with a header comment if missing), keeping what is there."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+    from ruamel.yaml.scalarstring import LiteralScalarString
+
+    text = path.read_text(encoding="utf-8") if path.exists() else ACCEPTED_HEADER
+    yaml = _round_trip(text)
+    doc = yaml.load(text) or CommentedMap()
+    items = doc.get("entries")
+    if items is None:
+        items = doc["entries"] = CommentedSeq()
+    items.fa.set_block_style()
+    item = CommentedMap(entry)
+    item["answer"] = LiteralScalarString(entry["answer"].rstrip() + "\n")
+    seq = CommentedSeq(entry["phrasings"])
+    seq.fa.set_block_style()
+    item["phrasings"] = seq
+    items.append(item)
+    with path.open("w", encoding="utf-8") as f:
+        yaml.dump(doc, f)
+
+
+def _add_to_file(path: Path, entries: dict[str, tuple[str, ...]]) -> None:
+    """Append phrasings to entries in one YAML file, keeping its comments and layout (ruamel.yaml round trip)."""
+    from ruamel.yaml.comments import CommentedSeq
+
+    text = path.read_text(encoding="utf-8")
+    yaml = _round_trip(text)
     doc = yaml.load(text)
     todo = dict(entries)
     for item in doc.get("entries") or ():

@@ -54,6 +54,10 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--days", type=int, default=None, help="only the last N days (default: the whole log)")
     p.add_argument("--to", default=None, metavar="ENTRY", help="add the phrasings to this entry instead of the "
                                                                "one proposed (one id only)")
+    p.add_argument("--new", default=None, metavar="ENTRY", help="make a new entry with this id from the suggestion "
+                   "(one id only); without --answer it is a declared gap that hands the question to your team")
+    p.add_argument("--question", default=None, help="with --new: the entry's question (default: the commonest wording)")
+    p.add_argument("--answer", default=None, help="with --new: the entry's answer")
     p.add_argument("--tests", default=None, metavar="FILE", help="answer suite to guard with (default: the KB's "
                                                                  "tests.yaml)")
     p.add_argument("--yes", "-y", action="store_true", help="without ids: accept every proposal for an existing "
@@ -110,11 +114,17 @@ def cmd_accept(args: argparse.Namespace, out: TextIO) -> int:
     session = accept.Session.open(config.knowledge, log_db=config.log_db, encoder=config.encoder, days=args.days,
                                   tests=args.tests)
     proposals = session.proposals()
+    if args.new or args.to:
+        if len(args.ids) != 1:
+            out.write("--new and --to take exactly one suggestion id\n")
+            return 2
+    if args.new:
+        outcome = session.create(session.find(args.ids[0], proposals), args.new, question=args.question,
+                                 answer=args.answer)
+        out.write((json.dumps(outcome.to_dict(), ensure_ascii=False) if args.json else outcome.summary()) + "\n")
+        return 0 if outcome.kept else 1
     if args.ids:
         chosen = [(session.find(i, proposals), args.to) for i in args.ids]
-        if args.to and len(chosen) > 1:
-            out.write("--to applies to one id at a time\n")
-            return 2
     elif args.yes or not sys.stdin.isatty():
         chosen = [(p, None) for p in proposals if p.target]
     else:
@@ -168,11 +178,7 @@ def print_suggestions(bot: Any, db: Path, *, days: int | None, as_json: bool, ou
 
 def print_dashboard(bot: Any, db: Path, *, days: int | None, out: TextIO) -> int:
     """``faqbot report --format html``: the at-a-glance page with rates, votes and suggestions."""
-    from . import dashboard, report, suggest
+    from . import dashboard
 
-    engine = bot.engine
-    encode = engine.semantic.encoder.encode if engine.semantic is not None else None
-    result = report.build(db, days=days, bot=bot, encode=encode)
-    found = suggest.proposals(db, bot, days=days, encode=encode)
-    out.write(dashboard.render(result, found, kb_version=bot.kb.version))
+    out.write(dashboard.from_log(db, bot, days=days))
     return 0

@@ -1,17 +1,19 @@
 """The at-a-glance page: reply rates per day as inline SVG, votes, and the top suggestions with an accept action.
 
 ``faqbot report --format html`` writes it. One self-contained HTML document (no script or style from elsewhere, no framework), drawn from a ``Report`` and
-the suggestion ``Proposal`` list. Rates, not sums: each day's bar shows what share of its turns was answered,
-clarified, unanswered, referred or crisis, so a busy day and a quiet one compare. Pure: no I/O, no web stack.
+the suggestion ``Proposal`` list (``from_log`` reads both). Rates, not sums: each day's bar shows what share of its turns was answered,
+clarified, unanswered, referred or crisis, so a busy day and a quiet one compare. No web stack: a server route only sends the string.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from html import escape
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from .bot import Bot
     from .report import DayCounts, Report
     from .suggest import Proposal
 
@@ -32,6 +34,17 @@ def rates(day: DayCounts) -> dict[str, float]:
     out = {name: rate(getattr(day, name), day.turns) for name, _, _ in SERIES}
     out["up"] = rate(day.up, day.up + day.down)
     return out
+
+
+def from_log(path: str | Path, bot: Bot, *, days: int | None = None) -> str:
+    """The page for the log at ``path``, questions grouped by meaning when the bot has an encoder (the one call
+    a command or an admin route makes)."""
+    from . import report as reports
+    from .suggest import proposals
+
+    encode = bot.engine.semantic.encoder.encode if bot.engine.semantic is not None else None
+    result = reports.build(path, days=days, bot=bot, encode=encode)
+    return render(result, proposals(path, bot, days=days, encode=encode), kb_version=bot.kb.version)
 
 
 def render(report: Report, proposals: Sequence[Proposal] = (), *, kb_version: str = "", top: int = 10) -> str:

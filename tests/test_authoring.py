@@ -286,6 +286,19 @@ def test_accept_to_another_entry_and_refuses_unknown_ids(kb: Path, tmp_path: Pat
     assert code == 0 and "can I bring my dog" in kb_loader.load(kb).entry("booking").phrasings
 
 
+def test_accept_new_makes_a_declared_gap_that_hands_the_question_over(kb: Path, tmp_path: Path) -> None:
+    log = record(tmp_path / "log.sqlite3", [[("can I bring my dog", FALLBACK)], [("are dogs allowed", FALLBACK)]])
+    ids = [p.id for p in Session.open(kb, log_db=log).proposals()]
+    code, out = run("accept", ids[0], "--new", "pets", "--question", "Can I bring my pet?", "-k", str(kb),
+                    "--db", str(log))
+    assert code == 0, out
+    text = (kb / "accepted.yaml").read_text()
+    assert text.startswith("# Entries made by `faqbot accept --new`") and "  - id: pets\n    kind: gap\n" in text
+    reply = Bot.load(kb).ask("can i bring my pet")
+    assert reply.type is ReplyType.GAP and reply.entry == "pets"
+    assert run("accept", ids[0], "--new", "pets", "-k", str(kb), "--db", str(log))[0] == 2  # exists already
+
+
 def test_accept_in_a_terminal_asks_for_each_suggestion(kb: Path, tmp_path: Path) -> None:
     log = record(tmp_path / "log.sqlite3", [[("whats the price", FALLBACK)], [("how long r the sessions", FALLBACK)]])
     pid, fd = pty.fork()
