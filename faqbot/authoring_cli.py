@@ -98,7 +98,8 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
         for d in dups:
             out.write(f"  {d}\n")
     thin = sum("phrasings; write at least" in f for f in findings)
-    other = [f for f in findings if "phrasings; write at least" not in f]
+    # Near-duplicates are listed above, with whether they clash with an imported or an existing entry.
+    other = [f for f in findings if "phrasings; write at least" not in f and "near-duplicate of" not in f]
     out.write(f"\nlint: {len(findings)} warning(s)" + (f", {thin} of them entries with too few phrasings "
                                                        "(add how visitors really ask)" if thin else "") + "\n")
     for f in other:

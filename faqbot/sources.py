@@ -201,6 +201,7 @@ def _md_pair(current: tuple[str, int], body: list[str], name: str) -> Pair:
     title, line = current
     answer = "\n".join(body).strip()
     answer = re.sub(r"^\s*[*+]\s+", "- ", answer, flags=re.MULTILINE)  # one list marker, as the KB writes them
+    answer = re.sub(r"^#{1,6}[ \t]+(.+?)[ \t]*#*[ \t]*$", r"**\1**", answer, flags=re.MULTILINE)  # sub-headings, bold
     answer = re.sub(r"\n{3,}", "\n\n", answer)
     return Pair(question=" ".join(title.split()), answer=answer, where=f"{name}:{line}")
 
@@ -250,8 +251,13 @@ def read_html(text: str, *, name: str = "<html>", level: int | None = None) -> l
             body: list[Tag] = []
             taken: set[int] = set()
             for sib in h.find_all_next(True):
-                if _HEADING.fullmatch(sib.name) and int(sib.name[1]) <= want:
-                    break
+                if _HEADING.fullmatch(sib.name):
+                    if int(sib.name[1]) <= want:
+                        break
+                    if not any(id(p) in taken for p in sib.parents):
+                        body.append(sib)  # a sub-heading inside the answer: kept as a bold line
+                        taken.add(id(sib))
+                    continue
                 # The outermost block after the heading carries its nested blocks with it.
                 if sib.name in _BLOCKS and not sib.find(_HEADING) and not any(id(p) in taken for p in sib.parents):
                     body.append(sib)
@@ -304,6 +310,11 @@ def _blocks(nodes: Iterable[Any]) -> str:
             flush()
             items = [" ".join(_inline(li).split()) for li in node.find_all("li", recursive=False)]
             parts.append("\n".join(f"- {i}" for i in items if i))
+        elif isinstance(node, Tag) and _HEADING.fullmatch(node.name):
+            flush()
+            title = " ".join(_inline(node).split())
+            if title:
+                parts.append(f"**{title}**")
         elif isinstance(node, Tag) and node.name in ("p", "blockquote", "pre"):
             flush()
             text = "\n".join(" ".join(line.split()) for line in _inline(node).split("\n")).strip()

@@ -21,7 +21,7 @@ from faqbot.cli import main
 from faqbot.exceptions import ConfigError
 from faqbot.grouping import group
 from faqbot.models import Option, Reply, ReplyType
-from faqbot.sources import Columns, read, read_html
+from faqbot.sources import Columns, read, read_html, read_markdown
 
 DATA = REPO / "tests" / "data" / "import"
 SEED_HEADINGS = ["What is Ketamine Therapy For Addiction", "Can Ketamine Therapy Help With Addiction?",
@@ -71,6 +71,15 @@ def test_definition_list_terms_are_questions_and_bold_and_links_survive() -> Non
     assert [(p.question, p.answer) for p in pairs] == [
         ("How do I book?", "Call **us** or [book online](https://example.org/book)."),
         ("Is it free?", "The first call is.")]
+
+
+def test_sub_headings_stay_in_the_answer_as_bold_lines() -> None:
+    page = ("<h1>FAQ</h1><h2>How does it work?</h2><p>In two steps.</p><h3>Step one</h3><p>Call us.</p>"
+            "<h2>Is it free?</h2><p>The first call is.</p>")
+    expected = [("How does it work?", "In two steps.\n\n**Step one**\n\nCall us."), ("Is it free?", "The first call is.")]
+    assert [(p.question, p.answer) for p in read_html(page)] == expected
+    md = "# FAQ\n\n## How does it work?\n\nIn two steps.\n\n### Step one\n\nCall us.\n\n## Is it free?\n\nThe first call is.\n"
+    assert [(p.question, p.answer) for p in read_markdown(md)] == expected
 
 
 def test_csv_columns_are_mapped_by_name_and_phrasings_split() -> None:
