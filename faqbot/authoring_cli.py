@@ -129,11 +129,27 @@ def cmd_accept(args: argparse.Namespace, out: TextIO) -> int:
     elif args.yes or not sys.stdin.isatty():
         chosen = [(p, None) for p in proposals if p.target]
     else:
-        chosen = _ask_each(proposals, out)
+        chosen, created = _ask_each(proposals, out)
+        code = 0
+        for p, ident, question in created:
+            session = accept.Session.open(config.knowledge, log_db=config.log_db, encoder=config.encoder,
+                                          days=args.days, tests=args.tests)  # the KB as it is now
+            made = session.create(p, ident, question=question)
+            out.write(made.summary() + "\n")
+            code = code or (0 if made.kept else 1)
+        if chosen:
+            session = accept.Session.open(config.knowledge, log_db=config.log_db, encoder=config.encoder,
+                                          days=args.days, tests=args.tests)  # the KB as it is now
+            outcome = session.apply(chosen)
+            out.write(outcome.summary() + "\n")
+            code = code or (0 if outcome.kept else 1)
+        elif not created:
+            out.write("nothing accepted\n")
+        return code
     if not chosen:
         out.write("nothing accepted\n")
         return 0
-    outcome = session.apply([(p, to) for p, to in chosen])
+    outcome = session.apply(chosen)
     if args.json:
         out.write(json.dumps(outcome.to_dict(), ensure_ascii=False) + "\n")
     else:
@@ -141,24 +157,37 @@ def cmd_accept(args: argparse.Namespace, out: TextIO) -> int:
     return 0 if outcome.kept else 1
 
 
-def _ask_each(proposals: list[Any], out: TextIO) -> list[tuple[Any, str | None]]:
+def _ask(out: TextIO, prompt: str) -> str:
+    out.write(prompt)
+    out.flush()
+    return sys.stdin.readline().strip()
+
+
+def _ask_each(proposals: list[Any], out: TextIO) -> tuple[list[tuple[Any, str | None]],
+                                                          list[tuple[Any, str, str | None]]]:
+    """Go through the proposals in a terminal: which to accept, where to, and which become new entries."""
     chosen: list[tuple[Any, str | None]] = []
+    created: list[tuple[Any, str, str | None]] = []
     for p in proposals:
         out.write("\n" + p.describe() + "\n")
-        out.write("accept? [y]es / [n]o / [o]ther entry id / [q]uit: ")
-        out.flush()
-        answer = sys.stdin.readline().strip().lower()
+        if p.target:
+            answer = _ask(out, "accept? [y]es / [n]o / [o]ther entry id / [q]uit: ").lower()
+        else:
+            answer = _ask(out, "no entry fits: [o]ther entry id / n[e]w entry / [n]o / [q]uit: ").lower()
         if answer in ("q", "quit"):
             break
         if answer in ("y", "yes") and p.target:
             chosen.append((p, None))
         elif answer in ("o", "other"):
-            out.write("entry id: ")
-            out.flush()
-            target = sys.stdin.readline().strip()
+            target = _ask(out, "entry id: ")
             if target:
                 chosen.append((p, target))
-    return chosen
+        elif answer in ("e", "new") and not p.target:
+            ident = _ask(out, "new entry id: ")
+            question = _ask(out, f"its question [{p.phrasings[0]}]: ")
+            if ident:
+                created.append((p, ident, question or None))
+    return chosen, created
 
 
 def print_suggestions(bot: Any, db: Path, *, days: int | None, as_json: bool, out: TextIO) -> int:

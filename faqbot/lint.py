@@ -42,8 +42,8 @@ def lint(bot: Bot, *, today: dt.date | None = None) -> list[Finding]:
             findings.append(Finding(e.id, where, "no 'source': quote the source sentences the answer rests on"))
         for text in e.texts:
             reply = bot.conversation().decide(bot.engine.rank(text, limit=5))
-            if reply.type is ReplyType.ANSWER and reply.entry == e.id:
-                continue
+            if reply.type in (ReplyType.ANSWER, ReplyType.GAP) and reply.entry == e.id:
+                continue  # a declared gap's reply is its own answer
             if reply.type is ReplyType.ANSWER:
                 got = f"is answered by '{reply.entry}'"
             elif reply.type is ReplyType.CLARIFY:

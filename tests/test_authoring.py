@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import pty
+import select
 import shutil
 import sys
 import time
@@ -309,7 +310,8 @@ def test_accept_new_makes_a_declared_gap_that_hands_the_question_over(kb: Path, 
 
 
 def test_accept_in_a_terminal_asks_for_each_suggestion(kb: Path, tmp_path: Path) -> None:
-    log = record(tmp_path / "log.sqlite3", [[("whats the price", FALLBACK)], [("how long r the sessions", FALLBACK)]])
+    log = record(tmp_path / "log.sqlite3", [[("whats the price", FALLBACK)], [("how long r the sessions", FALLBACK)],
+                                            [("can I bring my dog", FALLBACK)]])
     pid, fd = pty.fork()
     if pid == 0:  # the child: faqbot accept on a real terminal
         env = {**os.environ, "PYTHONPATH": str(REPO)}
@@ -317,6 +319,8 @@ def test_accept_in_a_terminal_asks_for_each_suggestion(kb: Path, tmp_path: Path)
     seen = b""
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
+        if not select.select([fd], [], [], 1.0)[0]:
+            continue
         try:
             chunk = os.read(fd, 4096)
         except OSError:
@@ -327,11 +331,18 @@ def test_accept_in_a_terminal_asks_for_each_suggestion(kb: Path, tmp_path: Path)
         if seen.count(b"accept? [y]es") > seen.count(b"\x00") and seen.endswith(b"[q]uit: "):
             last = seen[seen.rfind(b"\x00") + 1:]
             os.write(fd, b"y\n" if b"whats the price" in last else b"n\n")
-            seen += b"\x00"
+            seen += b"\x00"  # marks the prompt answered
+        elif seen.endswith(b"n[e]w entry / [n]o / [q]uit: "):  # the dog question fits no entry
+            os.write(fd, b"e\npets\nCan I bring my pet?\n")
+            seen += b"\x01"
+    else:
+        os.kill(pid, 9)
     os.waitpid(pid, 0)
     text = seen.decode(errors="replace")
-    assert text.count("accept? [y]es") == 2 and "added 1 phrasing(s) to 1 entry" in text
+    assert text.count("accept? [y]es") == 2 and "added 1 phrasing(s) to 1 entry; answer suite 3/3 passed" in text
+    assert "no entry fits" in text
     phrasings = kb_loader.load(kb)
+    assert phrasings.entry("pets").question == "Can I bring my pet?" and phrasings.entry("pets").is_gap
     assert "whats the price" in phrasings.entry("cost").phrasings
     assert "how long r the sessions" not in phrasings.entry("session-length").phrasings
 
