@@ -126,8 +126,12 @@ def cmd_accept(args: argparse.Namespace, out: TextIO) -> int:
         return 0 if outcome.kept else 1
     if args.ids:
         chosen = [(session.find(i, proposals), args.to) for i in args.ids]
-    elif args.yes or not sys.stdin.isatty():
+    elif args.yes:
         chosen = [(p, None) for p in proposals if p.target]
+    elif not sys.stdin.isatty():
+        out.write("not a terminal: name the suggestion ids to accept (from `faqbot report --suggest`), or pass "
+                  "--yes to accept every suggestion that has an entry\n")
+        return 2
     else:
         chosen, created = _ask_each(proposals, out)
         code = 0

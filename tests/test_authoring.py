@@ -7,6 +7,7 @@ import os
 import pty
 import select
 import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -285,6 +286,17 @@ def test_accept_rolls_back_a_change_that_breaks_a_passing_case(kb: Path) -> None
                               tests=kb / "tests.yaml")
     assert not outcome.kept and any("how long is one session" in b for b in outcome.broken)
     assert (kb / "faq.yaml").read_bytes() == before
+
+
+def test_accept_without_ids_outside_a_terminal_changes_nothing_unless_yes(kb: Path, tmp_path: Path) -> None:
+    log = record(tmp_path / "log.sqlite3", [[("whats the price", FALLBACK)], [("can I bring my dog", FALLBACK)]])
+    before = (kb / "faq.yaml").read_bytes()
+    result = subprocess.run([sys.executable, "-m", "faqbot", "accept", "-k", str(kb), "--db", str(log)],
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120,
+                            env={**os.environ, "PYTHONPATH": str(REPO)}, check=False)
+    assert result.returncode == 2 and "--yes" in result.stdout and (kb / "faq.yaml").read_bytes() == before
+    code, out = run("accept", "--yes", "-k", str(kb), "--db", str(log))
+    assert code == 0 and "cost: 'whats the price'" in out  # the dog question fits no entry: left for a person
 
 
 def test_accept_to_another_entry_and_refuses_unknown_ids(kb: Path, tmp_path: Path) -> None:
