@@ -19,7 +19,8 @@ if TYPE_CHECKING:
 
 # (field of DayCounts, label, colour): colours readable on white and for the common colour-vision deficiencies.
 SERIES = (("answer", "answered", "#1b7837"), ("clarify", "clarified", "#5aae61"), ("fallback", "unanswered", "#d6604d"),
-          ("referral", "referred", "#4393c3"), ("crisis", "crisis", "#762a83"))
+          ("referral", "referred", "#4393c3"), ("crisis", "crisis", "#762a83"), ("smalltalk", "small talk", "#bababa"),
+          ("other", "declared gap or concern", "#e0e0e0"))
 DAYS_SHOWN = 30
 BAR_W, GAP, CHART_H, VOTES_H = 18, 4, 160, 70
 
@@ -31,7 +32,7 @@ def rate(part: int, whole: int) -> float:
 
 def rates(day: DayCounts) -> dict[str, float]:
     """The day's reply rates (share of its turns) and thumbs-up rate (share of its votes)."""
-    out = {name: rate(getattr(day, name), day.turns) for name, _, _ in SERIES}
+    out = {name: rate(_count(day, name), day.turns) for name, _, _ in SERIES}
     out["up"] = rate(day.up, day.up + day.down)
     return out
 
@@ -47,11 +48,18 @@ def from_log(path: str | Path, bot: Bot, *, days: int | None = None) -> str:
     return render(result, proposals(path, bot, days=days, encode=encode), kb_version=bot.kb.version)
 
 
+def _count(day: DayCounts, name: str) -> int:
+    """Turns of one series on ``day``; "other" is what no series counts (declared gaps, concern replies)."""
+    if name == "other":
+        return day.turns - sum(int(getattr(day, n)) for n, _, _ in SERIES if n != "other")
+    return int(getattr(day, name))
+
+
 def render(report: Report, proposals: Sequence[Proposal] = (), *, kb_version: str = "", top: int = 10) -> str:
     """The dashboard page; each suggestion shows the ``faqbot accept`` command that applies it."""
     days = report.days[-DAYS_SHOWN:]
     turns = sum(d.turns for d in report.days)
-    totals = {name: sum(getattr(d, name) for d in report.days) for name, _, _ in SERIES}
+    totals = {name: sum(_count(d, name) for d in report.days) for name, _, _ in SERIES}
     up, down = sum(d.up for d in report.days), sum(d.down for d in report.days)
     tiles = "".join(
         f'<div class="tile" data-rate="{name}"><b>{rate(totals[name], turns):.0%}</b><span>{label}</span></div>'
@@ -84,7 +92,7 @@ def _legend() -> str:
 def _rate_chart(days: Sequence[DayCounts]) -> str:
     if not days:
         return '<p class="empty">No turns yet.</p>'
-    width = len(days) * (BAR_W + GAP) + 40
+    width = len(days) * (BAR_W + GAP) + 70  # room for the last date label
     parts = [f'<svg class="chart rates" role="img" viewBox="0 0 {width} {CHART_H + 40}" width="{width}" '
              f'height="{CHART_H + 40}" aria-label="reply rates per day">']
     parts.append(_axes(width, CHART_H))
@@ -99,7 +107,7 @@ def _rate_chart(days: Sequence[DayCounts]) -> str:
             y -= h
             parts.append(f'<rect class="bar" data-day="{escape(d.day)}" data-series="{name}" x="{x}" y="{y:.1f}" '
                          f'width="{BAR_W}" height="{h:.1f}" fill="{colour}"><title>{escape(d.day)}: {label} '
-                         f"{r[name]:.0%} ({getattr(d, name)} of {d.turns})</title></rect>")
+                         f"{r[name]:.0%} ({_count(d, name)} of {d.turns})</title></rect>")
         parts.append(_day_label(i, len(days), x, CHART_H, d.day))
     parts.append("</svg>")
     return "".join(parts)
@@ -109,7 +117,7 @@ def _vote_chart(days: Sequence[DayCounts]) -> str:
     voted = [d for d in days if d.up + d.down]
     if not voted:
         return '<p class="empty">No votes yet.</p>'
-    width = len(days) * (BAR_W + GAP) + 40
+    width = len(days) * (BAR_W + GAP) + 70
     height = VOTES_H
     parts = [f'<svg class="chart votes" role="img" viewBox="0 0 {width} {height + 40}" width="{width}" '
              f'height="{height + 40}" aria-label="thumbs-up rate per day">', _axes(width, height)]

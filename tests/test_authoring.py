@@ -364,11 +364,14 @@ def test_accept_in_a_terminal_asks_for_each_suggestion(kb: Path, tmp_path: Path)
 
 def test_dashboard_shows_rates_not_sums(kb: Path, tmp_path: Path) -> None:
     answer = Reply(ReplyType.ANSWER, "..", entry="booking", confidence=1.0)
+    gap = Reply(ReplyType.GAP, "Our team can tell you.", entry="cost", confidence=0.9)
     log = record(tmp_path / "log.sqlite3", [[("book", answer), ("book again", answer), ("??", FALLBACK),
-                                             ("whats the price", FALLBACK)]], votes=[(0, 0, "up"), (0, 1, "down")])
+                                             ("whats the price", gap)]], votes=[(0, 0, "up"), (0, 1, "down")])
     code, page = run("report", "--db", str(log), "-k", str(kb), "--format", "html")
     assert code == 0
     assert '<div class="tile" data-rate="answer"><b>50%</b>' in page
     assert '<div class="tile" data-rate="up"><b>50%</b>' in page
+    assert '<div class="tile" data-rate="fallback"><b>25%</b>' in page
+    assert '<div class="tile" data-rate="other"><b>25%</b>' in page  # the declared gap
     assert "http://" not in page and "https://" not in page and "<script" not in page  # self-contained
     assert "faqbot accept " in page and "test" not in page.split("kb-version")[0][-5:]
