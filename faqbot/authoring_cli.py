@@ -34,6 +34,10 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
     p.add_argument("--id-column", default="id", metavar="COL", help="column with entry ids (default 'id', if "
                                                                     "present; otherwise ids are slugged questions)")
     p.add_argument("--topic", default="topic", metavar="COL", help="column with a topic (default 'topic', if present)")
+    p.add_argument("--keywords", default="keywords", metavar="COL", help="column with keywords, split by --separator "
+                                                                         "(default 'keywords', if present)")
+    p.add_argument("--related", default="related", metavar="COL", help="column with ids of related entries, split by "
+                                                                       "--separator (default 'related', if present)")
     p.add_argument("--separator", default="|", help="separator between phrasings in one cell (default '|')")
     p.add_argument("--sheet", default=None, help="XLSX sheet name (default: the first sheet)")
     p.add_argument("--level", type=int, default=None, help="heading level of the questions in Markdown/HTML "
@@ -72,7 +76,8 @@ def cmd_import(args: argparse.Namespace, out: TextIO) -> int:
     from .lint import lint
 
     columns = sources.Columns(question=args.question, answer=args.answer, phrasings=args.phrasings,
-                              id=args.id_column, topic=args.topic, separator=args.separator)
+                              id=args.id_column, topic=args.topic, keywords=args.keywords,
+                              related=args.related, separator=args.separator)
     pairs = []
     for src in args.sources:
         pairs += sources.read(src, format=args.source_format, columns=columns, sheet=args.sheet, level=args.level)

@@ -106,11 +106,23 @@ def to_entries(pairs: Iterable[Pair], *, owner: str = DEFAULT_OWNER, reviewed: s
             entry["topic"] = p.topic
         entry["answer"] = p.answer.strip() + "\n"
         entry["phrasings"] = phrasings
+        if p.keywords:
+            entry["keywords"] = list(p.keywords)
+        if p.related:
+            entry["related"] = list(p.related)
         # The imported text is the source the answer rests on; editing the answer later keeps the original here.
         entry["source"] = " ".join(_plain(p.answer).split())
         entry["owner"] = owner
         entry["reviewed"] = reviewed
         entries.append(entry)
+    for entry in entries:  # 'related' may only name entries the KB will have
+        if "related" in entry:
+            unknown = [r for r in entry["related"] if r not in used]
+            entry["related"] = [r for r in entry["related"] if r in used]
+            if unknown:
+                skipped.append(f"entry '{entry['id']}': related {', '.join(unknown)} left out (no such entry)")
+            if not entry["related"]:
+                del entry["related"]
     return entries, skipped
 
 

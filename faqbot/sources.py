@@ -33,6 +33,8 @@ class Pair:
     phrasings: tuple[str, ...] = ()
     id: str = ""
     topic: str = ""
+    keywords: tuple[str, ...] = ()
+    related: tuple[str, ...] = ()  # ids of other entries, as the id column names them
     extra: dict[str, str] = field(default_factory=dict, compare=False)
 
 
@@ -45,6 +47,8 @@ class Columns:
     phrasings: str | None = "phrasings"  # one cell, variants split by ``separator``; missing column: none
     id: str | None = "id"
     topic: str | None = "topic"
+    keywords: str | None = "keywords"  # split by ``separator`` like phrasings
+    related: str | None = "related"  # ids of related entries, split by ``separator``
     separator: str = "|"
 
 
@@ -131,6 +135,9 @@ def read_table(rows: Sequence[Sequence[str]], columns: Columns, *, name: str) ->
     ph = _column(header, columns.phrasings, name=name, flag="--phrasings", required=columns.phrasings != "phrasings")
     ident = _column(header, columns.id, name=name, flag="--id-column", required=columns.id != "id")
     topic = _column(header, columns.topic, name=name, flag="--topic", required=columns.topic != "topic")
+    keywords = _column(header, columns.keywords, name=name, flag="--keywords",
+                       required=columns.keywords != "keywords")
+    related = _column(header, columns.related, name=name, flag="--related", required=columns.related != "related")
 
     def cell(row: Sequence[str], i: int | None) -> str:
         return str(row[i]).strip() if i is not None and i < len(row) else ""
@@ -140,10 +147,12 @@ def read_table(rows: Sequence[Sequence[str]], columns: Columns, *, name: str) ->
         question, answer = cell(row, q), cell(row, a)
         if not question:
             continue
-        variants = tuple(v.strip() for v in cell(row, ph).split(columns.separator) if v.strip()) if ph is not None \
-            else ()
+        def split(i: int | None) -> tuple[str, ...]:
+            return tuple(v.strip() for v in cell(row, i).split(columns.separator) if v.strip())
+
         out.append(Pair(question=" ".join(question.split()), answer=answer, where=f"{name}:{n}",
-                        phrasings=variants, id=cell(row, ident), topic=cell(row, topic)))
+                        phrasings=split(ph), id=cell(row, ident), topic=cell(row, topic), keywords=split(keywords),
+                        related=split(related)))
     return out
 
 

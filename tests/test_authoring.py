@@ -30,7 +30,7 @@ SEED_HEADINGS = ["What is Ketamine Therapy For Addiction", "Can Ketamine Therapy
                  "But, Don’t People Abuse Ketamine?", "What Ketamine Therapy Can and Cannot Do",
                  "Should I Try Ketamine Therapy for Addiction?", "Innovative Psychedelic Therapy for Addiction"]
 CSV_FLAGS = ["--question", "Question", "--answer", "Answer", "--phrasings", "Other ways to ask", "--id-column", "ID",
-             "--topic", "Topic"]
+             "--topic", "Topic", "--keywords", "Keywords", "--related", "See also"]
 
 
 def run(*argv: str) -> tuple[int, str]:
@@ -86,12 +86,14 @@ def test_sub_headings_stay_in_the_answer_as_bold_lines() -> None:
 
 def test_csv_columns_are_mapped_by_name_and_phrasings_split() -> None:
     pairs = read(DATA / "default-kb.csv", columns=Columns(question="Question", answer="Answer",
-                                                           phrasings="Other ways to ask", id="ID", topic="Topic"))
+                                                           phrasings="Other ways to ask", id="ID", topic="Topic",
+                                                           keywords="Keywords", related="See also"))
     kb = kb_loader.load(REPO / "knowledge")
     by_id = {e.id: e for e in kb.entries}
     assert len(pairs) == sum(1 for e in kb.entries if e.kind == "answer")
     for p in pairs:
         assert p.phrasings == by_id[p.id].phrasings and p.answer == by_id[p.id].answer
+        assert p.keywords == by_id[p.id].keywords and p.related == by_id[p.id].related
 
 
 def test_a_missing_column_names_the_columns_there_are(tmp_path: Path) -> None:

@@ -78,10 +78,11 @@ def to_csv(path: Path) -> None:
     kb = load(REPO / "knowledge")
     with path.open("w", encoding="utf-8", newline="") as f:
         out = csv.writer(f)
-        out.writerow(["ID", "Topic", "Question", "Answer", "Other ways to ask"])
+        out.writerow(["ID", "Topic", "Question", "Answer", "Other ways to ask", "Keywords", "See also"])
         for e in kb.entries:
             if e.kind == "answer":
-                out.writerow([e.id, e.topic, e.question, e.answer, " | ".join(e.phrasings)])
+                out.writerow([e.id, e.topic, e.question, e.answer, " | ".join(e.phrasings), " | ".join(e.keywords),
+                              " | ".join(e.related)])
 
 
 if __name__ == "__main__":
