@@ -1,8 +1,8 @@
 """The conversation log: every turn and vote, redacted, written to SQLite by a background thread.
 
 Authors read it back with ``faqbot report`` (faqbot/report.py) to see what people asked that the bot could not
-answer; the file's schema and SQL live in faqbot/logstore.py. Callers only redact and queue; one writer thread owns the database and commits in batches, so a reply
-never waits on the disk. The database runs in WAL mode, so a killed process leaves it readable.
+answer; the file's schema and SQL live in faqbot/logstore.py. Callers only redact and queue; one writer thread
+owns the database and commits in batches, so a reply never waits on the disk. The database runs in WAL mode, so a killed process leaves it readable.
 """
 
 from __future__ import annotations

@@ -142,17 +142,17 @@ def read_table(rows: Sequence[Sequence[str]], columns: Columns, *, name: str) ->
     def cell(row: Sequence[str], i: int | None) -> str:
         return str(row[i]).strip() if i is not None and i < len(row) else ""
 
+    def split(row: Sequence[str], i: int | None) -> tuple[str, ...]:
+        return tuple(v.strip() for v in cell(row, i).split(columns.separator) if v.strip())
+
     out = []
     for n, row in enumerate(rows[1:], start=2):
         question, answer = cell(row, q), cell(row, a)
         if not question:
             continue
-        def split(i: int | None) -> tuple[str, ...]:
-            return tuple(v.strip() for v in cell(row, i).split(columns.separator) if v.strip())
-
         out.append(Pair(question=" ".join(question.split()), answer=answer, where=f"{name}:{n}",
-                        phrasings=split(ph), id=cell(row, ident), topic=cell(row, topic), keywords=split(keywords),
-                        related=split(related)))
+                        phrasings=split(row, ph), id=cell(row, ident), topic=cell(row, topic),
+                        keywords=split(row, keywords), related=split(row, related)))
     return out
 
 

@@ -78,9 +78,11 @@ def test_definition_list_terms_are_questions_and_bold_and_links_survive() -> Non
 def test_sub_headings_stay_in_the_answer_as_bold_lines() -> None:
     page = ("<h1>FAQ</h1><h2>How does it work?</h2><p>In two steps.</p><h3>Step one</h3><p>Call us.</p>"
             "<h2>Is it free?</h2><p>The first call is.</p>")
-    expected = [("How does it work?", "In two steps.\n\n**Step one**\n\nCall us."), ("Is it free?", "The first call is.")]
+    expected = [("How does it work?", "In two steps.\n\n**Step one**\n\nCall us."),
+                ("Is it free?", "The first call is.")]
     assert [(p.question, p.answer) for p in read_html(page)] == expected
-    md = "# FAQ\n\n## How does it work?\n\nIn two steps.\n\n### Step one\n\nCall us.\n\n## Is it free?\n\nThe first call is.\n"
+    md = ("# FAQ\n\n## How does it work?\n\nIn two steps.\n\n### Step one\n\nCall us.\n\n"
+          "## Is it free?\n\nThe first call is.\n")
     assert [(p.question, p.answer) for p in read_markdown(md)] == expected
 
 
