@@ -46,8 +46,9 @@ class Outcome:
         if not self.kept:
             lines = [f"rolled back: the {n} phrasing(s) made {len(self.broken)} passing case(s) fail:"]
             return "\n".join(lines + [f"  {b}" for b in self.broken])
-        lines = [f"added {n} phrasing(s) to {len(self.added)} entr{'y' if len(self.added) == 1 else 'ies'}; "
-                 f"answer suite {self.passed[0]}/{self.passed[1]} passed"]
+        suite = (f"answer suite {self.passed[0]}/{self.passed[1]} passed" if self.passed[1]
+                 else "no answer suite to guard it (write tests.yaml, or pass --tests FILE)")
+        lines = [f"added {n} phrasing(s) to {len(self.added)} entr{'y' if len(self.added) == 1 else 'ies'}; {suite}"]
         lines += [f"  {entry}: {', '.join(repr(p) for p in texts)}" for entry, texts in self.added.items()]
         lines += [f"  new lint warning: {w}" for w in self.lint]
         if self.added:
