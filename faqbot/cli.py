@@ -9,6 +9,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
+from .authoring_cli import add_commands as add_authoring_commands
+from .authoring_cli import print_dashboard, print_suggestions
 from .bot import Bot
 from .config import Config
 from .exceptions import FaqbotError
@@ -160,11 +162,12 @@ def cmd_report(args: argparse.Namespace, out: TextIO) -> int:
     bot = _bot(args)
     db = _config(args).log_db
     if args.suggest:
-        out.write(report.suggest(db, bot, args.days))
-        return 0
+        return print_suggestions(bot, db, days=args.days, as_json=args.format == "json", out=out)
     result = report.build(db, days=args.days, bot=bot)
     if args.format == "json":
         out.write(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) + "\n")
+    elif args.format == "html":
+        print_dashboard(bot, db, days=args.days, out=out)
     elif args.format == "csv":
         out.write(result.to_csv())
     else:
@@ -220,11 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                        "conversation log")
     p.add_argument("--log-db", "--db", dest="log_db", default=None,
                    help="the conversation log (default: $FAQBOT_LOG_DB or faqbot-log.sqlite3)")
-    p.add_argument("--format", choices=("table", "json", "csv"), default="table", help="output format")
+    p.add_argument("--format", choices=("table", "json", "csv", "html"), default="table", help="output format")
     p.add_argument("--days", type=int, default=None, help="only the last N days (default: the whole log)")
     p.add_argument("--suggest", action="store_true", help="print phrasings to add to entries, as YAML to paste "
                                                           "into the knowledge base")
     p.set_defaults(func=cmd_report)
+    add_authoring_commands(sub, common)
     return parser
 
 

@@ -1,8 +1,8 @@
 """The conversation log: every turn and vote, redacted, written to SQLite by a background thread.
 
 Authors read it back with ``faqbot report`` (faqbot/report.py) to see what people asked that the bot could not
-answer. Callers only redact and queue; one writer thread owns the database and commits in batches, so a reply
-never waits on the disk. The database runs in WAL mode, so a killed process leaves it readable.
+answer; the file's schema and SQL live in faqbot/logstore.py. Callers only redact and queue; one writer thread
+owns the database and commits in batches, so a reply never waits on the disk. The database runs in WAL mode, so a killed process leaves it readable.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import json
 import logging
 import queue
 import re
-import secrets
 import sqlite3
 import threading
 import time
@@ -22,51 +21,21 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from . import logstore
 from .exceptions import ConfigError
+from .logstore import BUSY_TIMEOUT, SCHEMA_VERSION, connect  # noqa: F401 - SCHEMA_VERSION, connect: re-exported
 from .models import Reply, ReplyType
 
 log = logging.getLogger("faqbot.recorder")
 
-SCHEMA_VERSION = 1
 MAX_TEXT = 2000
 MAX_QUEUE = 10_000  # beyond this the writer is stuck; drop turns rather than grow without bound
 BATCH = 500
 PURGE_EVERY = 3600.0  # seconds between retention sweeps in a long-running writer
-BUSY_TIMEOUT = 5.0  # seconds to wait for another process (worker) holding the write lock
 DAY = 86_400.0
 # Crisis messages are the most sensitive thing anyone types here; the log keeps only that one happened.
 CRISIS_TEXT = "[crisis message not recorded]"
 PLACEHOLDERS = ("[email]", "[phone]", "[number]")
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS turns (
-    id INTEGER PRIMARY KEY,
-    ts REAL NOT NULL,            -- unix time, UTC
-    session TEXT NOT NULL,       -- keyed hash of the session id, never the id itself
-    turn TEXT NOT NULL,          -- the client's frame id (websocket) or the /api/ask turn id
-    channel TEXT NOT NULL,       -- ws, http, python, ...
-    text TEXT NOT NULL,          -- the question, redacted
-    type TEXT NOT NULL,          -- ReplyType value
-    entry TEXT,
-    confidence REAL NOT NULL,
-    options TEXT                 -- clarify: JSON list of the entry ids offered
-);
-CREATE INDEX IF NOT EXISTS turns_ts ON turns (ts);
-CREATE INDEX IF NOT EXISTS turns_session ON turns (session, ts);
-CREATE TABLE IF NOT EXISTS feedback (
-    id INTEGER PRIMARY KEY,
-    ts REAL NOT NULL,
-    session TEXT NOT NULL,
-    turn TEXT NOT NULL,
-    vote TEXT NOT NULL CHECK (vote IN ('up', 'down'))
-);
-CREATE INDEX IF NOT EXISTS feedback_turn ON feedback (session, turn);
-CREATE INDEX IF NOT EXISTS feedback_ts ON feedback (ts);
-"""
-_INSERT_TURN = ("INSERT INTO turns (ts, session, turn, channel, text, type, entry, confidence, options) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-_INSERT_VOTE = "INSERT INTO feedback (ts, session, turn, vote) VALUES (?, ?, ?, ?)"
 
 # --- redaction ---------------------------------------------------------------------------------------
 
@@ -110,7 +79,7 @@ class Recorder:
         if self.path is None:
             return
         self._db = connect(self.path)
-        self._key = _session_key(self._db)
+        self._key = logstore.session_key(self._db)
         self._thread = threading.Thread(target=self._run, name="faqbot-recorder", daemon=True)
         self._thread.start()
         # A daemon writer keeps a forgotten close() from hanging exit; this still commits what is queued.
@@ -228,9 +197,7 @@ class Recorder:
                 stop = True
         if turns or votes:
             try:
-                with self._db:  # one transaction per batch
-                    self._db.executemany(_INSERT_TURN, turns)
-                    self._db.executemany(_INSERT_VOTE, votes)
+                logstore.insert(self._db, turns, votes)  # one transaction per batch
             except sqlite3.Error:
                 log.warning("could not write %d turns and %d votes to %s; they are lost", len(turns), len(votes),
                             self.path, exc_info=True)
@@ -241,41 +208,9 @@ class Recorder:
     def _purge(self) -> None:
         cutoff = time.time() - self.retention_days * DAY
         try:
-            with self._db:
-                gone = self._db.execute("DELETE FROM turns WHERE ts < ?", (cutoff,)).rowcount
-                gone += self._db.execute("DELETE FROM feedback WHERE ts < ?", (cutoff,)).rowcount
+            gone = logstore.purge(self._db, cutoff)
         except sqlite3.Error:
             log.warning("could not delete old rows from %s", self.path, exc_info=True)
             return
         if gone:
             log.info("conversation log: deleted %d rows older than %d days", gone, self.retention_days)
-
-
-def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) a conversation log for writing, in WAL mode, with the current schema."""
-    fix = "point --log-db (FAQBOT_LOG_DB) at a writable file, or turn logging off with --no-log"
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT, check_same_thread=False)
-        mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-        if str(mode).lower() != "wal":
-            log.warning("%s: SQLite refused WAL mode (%s); a crash may lose or damage recent turns", path, mode)
-        db.execute("PRAGMA synchronous=NORMAL")
-        version = db.execute("PRAGMA user_version").fetchone()[0]
-        if version > SCHEMA_VERSION:
-            db.close()
-            raise ConfigError(f"{path} was written by a newer faqbot (log schema {version}); upgrade faqbot, "
-                              f"or {fix}")
-        if version < SCHEMA_VERSION:
-            db.executescript(SCHEMA)
-            db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        return db
-    except (sqlite3.Error, OSError) as exc:
-        raise ConfigError(f"cannot use {path} as the conversation log ({exc}); {fix}") from None
-
-
-def _session_key(db: sqlite3.Connection) -> bytes:
-    """The per-log secret session ids are hashed with; stored in the log so every worker process agrees."""
-    with db:
-        db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('session_key', ?)", (secrets.token_hex(32),))
-    return bytes.fromhex(db.execute("SELECT value FROM meta WHERE key = 'session_key'").fetchone()[0])
