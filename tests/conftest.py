@@ -177,3 +177,31 @@ def module_live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ser
     yield make
     for s in servers:
         s.stop()
+
+
+# --- Chromium for the widget and dashboard tests ---------------------------------------------------------
+
+CHROMIUM = os.environ.get("FAQBOT_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def pw() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(pw: Any) -> Iterator[Any]:
+    """Debian's Chromium driven by Playwright (its own browser download is not used)."""
+    import shutil
+
+    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
+        pytest.fail(f"chromium not found at {CHROMIUM}: apt-get install chromium (or set FAQBOT_CHROMIUM)",
+                    pytrace=False)
+    b = pw.chromium.launch(executable_path=CHROMIUM, args=["--headless", *CHROMIUM_ARGS])
+    yield b
+    b.close()

@@ -7,34 +7,19 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import SMALL_KB
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from faqbot import Recorder
 from faqbot.cli import main
 from faqbot.models import Reply, ReplyType
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
-CHROMIUM = os.environ.get("FAQBOT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ANSWER = Reply(ReplyType.ANSWER, "..", entry="booking", confidence=1.0)
 FALLBACK = Reply(ReplyType.FALLBACK, "Sorry.")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        pytest.fail(f"chromium not found at {CHROMIUM}: apt-get install chromium (or set FAQBOT_CHROMIUM)",
-                    pytrace=False)
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

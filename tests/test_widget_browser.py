@@ -23,16 +23,13 @@ if TYPE_CHECKING:
     from conftest import LiveServer, ServerFactory
 
 try:
-    from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, WebSocket, expect, sync_playwright
+    from playwright.sync_api import Browser, ConsoleMessage, Page, WebSocket, expect
 except ImportError:  # pragma: no cover - the failure itself is the message
     pytest.fail("Playwright for Python is required for the widget tests: pip install playwright", pytrace=False)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("FAQBOT_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 DESKTOP = {"width": 1280, "height": 800}
 MOBILE = {"width": 375, "height": 667}
 WAIT = 10_000  # ms: generous for a loaded CI machine; a passing run never waits this long
@@ -71,22 +68,6 @@ XSS = "<img src=x onerror=alert(1)>"
 
 
 # ------------------------------------------------------------------------------------------- fixtures
-
-@pytest.fixture(scope="module")
-def pw() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(pw: Playwright) -> Iterator[Browser]:
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        pytest.fail(f"chromium not found at {CHROMIUM}: apt-get install chromium (or set FAQBOT_CHROMIUM)",
-                    pytrace=False)
-    b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-    yield b
-    b.close()
-
 
 @pytest.fixture(scope="module")
 def test_kb(tmp_path_factory: pytest.TempPathFactory) -> Path:

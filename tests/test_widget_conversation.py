@@ -11,7 +11,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from conftest import LiveServer, ServerFactory
-from test_widget_browser import DESKTOP, WAIT, Visit, browser, pw  # noqa: F401  (fixtures)
+from test_widget_browser import DESKTOP, WAIT, Visit
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
 
@@ -22,7 +22,7 @@ def clinic(module_live_server: ServerFactory) -> LiveServer:
 
 
 @pytest.fixture
-def visit(browser: Browser, clinic: Any) -> Iterator[Visit]:  # noqa: F811
+def visit(browser: Browser, clinic: Any) -> Iterator[Visit]:
     context = browser.new_context(viewport=DESKTOP)
     v = Visit(context.new_page(), clinic.url)
     yield v

@@ -19,12 +19,13 @@ import httpx
 import pytest
 
 from conftest import free_port
-from test_widget_browser import CHROMIUM, CHROMIUM_ARGS, DESKTOP, MOBILE, TEST_KB, WAIT, Visit, _wait_for
+from conftest import CHROMIUM, CHROMIUM_ARGS
+from test_widget_browser import DESKTOP, MOBILE, TEST_KB, WAIT, Visit, _wait_for
 
 if TYPE_CHECKING:
     from conftest import LiveServer, ServerFactory
 
-from playwright.sync_api import Browser, BrowserContext, Playwright, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Playwright, expect
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(180)]
 
@@ -63,22 +64,6 @@ def _pages(port: int, dead: int) -> dict[str, str]:
 
 
 # ------------------------------------------------------------------------------------------- fixtures
-
-@pytest.fixture(scope="module")
-def pw() -> Iterator[Playwright]:
-    with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(pw: Playwright) -> Iterator[Browser]:
-    if not shutil.which(CHROMIUM) and not Path(CHROMIUM).exists():
-        pytest.fail(f"chromium not found at {CHROMIUM}: apt-get install chromium (or set FAQBOT_CHROMIUM)",
-                    pytrace=False)
-    b = pw.chromium.launch(executable_path=CHROMIUM, args=["--headless", *CHROMIUM_ARGS])
-    yield b
-    b.close()
-
 
 @pytest.fixture(scope="module")
 def axe_source() -> str:
