@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from ..bot import Bot
 from ..config import ENV_PREFIX, Config
+from . import guard
 from .app import create_app
 
 # uvicorn's protocol on the `websockets` package's sans-I/O core: what uvicorn's "websockets" will mean in
@@ -34,7 +35,11 @@ def uvicorn_options(config: Config) -> dict[str, Any]:
         "log_config": log_config(config),
         "timeout_graceful_shutdown": 5,
         "backlog": max(2048, config.max_connections),
-        "proxy_headers": True,
+        # Sockets over the caps, and requests slower than request_timeout, are closed at the transport.
+        "http": f"{guard.__name__}:GuardedH11Protocol",
+        # X-Forwarded-For is believed only from the configured proxies; otherwise anyone could pick an address.
+        "proxy_headers": bool(config.trusted_proxies),
+        "forwarded_allow_ips": list(config.trusted_proxies) or None,
         "server_header": False,
     }
 
@@ -48,6 +53,7 @@ def log_config(config: Config) -> dict[str, Any]:
 
 def run(config: Config) -> None:
     """Serve until interrupted. With ``workers > 1`` each worker process builds its own app from the env."""
+    guard.configure(config)  # fails here, with what to do, if the open-file limit cannot carry the cap
     if config.workers <= 1:
         app = create_app(config)
         uvicorn.Server(uvicorn.Config(app, **uvicorn_options(config))).run()
@@ -59,7 +65,9 @@ def run(config: Config) -> None:
 
 def app_from_env() -> FastAPI:
     """The factory uvicorn's worker processes call."""
-    return create_app(Config.from_env(os.environ))
+    config = Config.from_env(os.environ)
+    guard.configure(config)
+    return create_app(config)
 
 
 def config_env(config: Config) -> dict[str, str]:
