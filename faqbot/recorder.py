@@ -81,6 +81,14 @@ _PHONE = re.compile(
 _DIGITS = re.compile(r"\d(?:[ .-]?\d){5,}")
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean(text: str) -> str:
+    """``text`` as valid UTF-8: lone surrogates (which JSON escapes can carry) become U+FFFD, not a crash."""
+    return _SURROGATE.sub("\ufffd", text)
+
+
 def redact(text: str) -> str:
     """``text`` with emails, phone numbers and runs of 6+ digits replaced by ``[email]``, ``[phone]``, ``[number]``."""
     text = _EMAIL.sub("[email]", text)
@@ -106,6 +114,8 @@ class Recorder:
         self._lock = threading.Lock()
         self._closed = self.path is None
         self._dropped = 0
+        self._written = 0
+        self._failed = 0
         self._thread: threading.Thread | None = None
         if self.path is None:
             return
@@ -126,9 +136,9 @@ class Recorder:
             return
         kind = ReplyType(reply.type)
         options = json.dumps([o.entry for o in reply.options]) if reply.options else None
-        shown = CRISIS_TEXT if kind is ReplyType.CRISIS else redact(text)[:MAX_TEXT]
-        row = (time.time(), self._pseudonym(session), str(turn)[:128], str(channel)[:16], shown, kind.value,
-               reply.entry, float(reply.confidence), options)
+        shown = CRISIS_TEXT if kind is ReplyType.CRISIS else redact(clean(text))[:MAX_TEXT]
+        row = (time.time(), self._pseudonym(session), clean(str(turn))[:128], clean(str(channel))[:16], shown,
+               kind.value, reply.entry, float(reply.confidence), options)
         self._put(("turn", row))
 
     def record_feedback(self, session: str, turn: str, vote: str) -> None:
@@ -138,7 +148,12 @@ class Recorder:
             raise ValueError(f"vote must be 'up' or 'down', not {vote!r}")
         if self._closed:
             return
-        self._put(("vote", (time.time(), self._pseudonym(session), str(turn)[:128], value)))
+        self._put(("vote", (time.time(), self._pseudonym(session), clean(str(turn))[:128], value)))
+
+    def stats(self) -> dict[str, int]:
+        """Rows waiting, written since start, dropped (queue full) and lost (the database refused them)."""
+        return {"queued": self._queue.qsize(), "written": self._written, "dropped": self._dropped,
+                "failed": self._failed}
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything queued so far is committed; False if that took longer than ``timeout``."""
@@ -179,7 +194,7 @@ class Recorder:
 
     def _pseudonym(self, session: str) -> str:
         # Keyed, so the log cannot be used to resume a live conversation or be joined with another deployment's.
-        return hmac.new(self._key, session.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+        return hmac.new(self._key, session.encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:32]
 
     def _put(self, item: _Item) -> None:
         try:
@@ -198,18 +213,22 @@ class Recorder:
                 first: _Item | None = self._queue.get(timeout=max(0.0, next_purge - time.monotonic()))
             except queue.Empty:
                 first = None
-            if time.monotonic() >= next_purge:
-                self._purge()
-                next_purge = time.monotonic() + PURGE_EVERY
-            if first is None:
-                continue
-            batch = [first]
-            while len(batch) < BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = self._write(batch)
+            try:
+                if time.monotonic() >= next_purge:
+                    self._purge()
+                    next_purge = time.monotonic() + PURGE_EVERY
+                if first is None:
+                    continue
+                batch = [first]
+                while len(batch) < BATCH:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                stop = self._write(batch)
+            except Exception:
+                # Whatever went wrong, the writer lives on: a dead writer would lose every later turn silently.
+                log.exception("conversation log writer hit an error; carrying on")
         self._db.close()
 
     def _write(self, batch: list[_Item]) -> bool:
@@ -228,15 +247,46 @@ class Recorder:
                 stop = True
         if turns or votes:
             try:
+                self._reopen_if_deleted()
                 with self._db:  # one transaction per batch
                     self._db.executemany(_INSERT_TURN, turns)
                     self._db.executemany(_INSERT_VOTE, votes)
-            except sqlite3.Error:
-                log.warning("could not write %d turns and %d votes to %s; they are lost", len(turns), len(votes),
-                            self.path, exc_info=True)
+                self._written += len(turns) + len(votes)
+            except Exception:
+                self._write_one_by_one(turns, votes)
         for waiter in waiters:
             waiter.set()
         return stop
+
+    def _write_one_by_one(self, turns: list[tuple[Any, ...]], votes: list[tuple[Any, ...]]) -> None:
+        """After a failed batch: keep every row the database takes, count and report the rest."""
+        lost = 0
+        for sql, rows in ((_INSERT_TURN, turns), (_INSERT_VOTE, votes)):
+            for row in rows:
+                try:
+                    with self._db:
+                        self._db.execute(sql, row)
+                    self._written += 1
+                except Exception:
+                    lost += 1
+        if lost:
+            self._failed += lost
+            log.warning("could not write %d rows to %s; they are lost (%d so far)", lost, self.path, self._failed,
+                        exc_info=True)
+
+    def _reopen_if_deleted(self) -> None:
+        # Someone removed the log file (logrotate, a cleanup script): start a fresh one rather than write into
+        # an unlinked file nobody can read.
+        assert self.path is not None
+        if self.path.exists():
+            return
+        log.warning("conversation log %s was deleted; starting a new one", self.path)
+        try:
+            self._db.close()
+        except Exception:
+            pass
+        self._db = connect(self.path)
+        self._key = _session_key(self._db)
 
     def _purge(self) -> None:
         cutoff = time.time() - self.retention_days * DAY

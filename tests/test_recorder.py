@@ -363,3 +363,47 @@ def test_admin_report_limits_days_and_rejects_a_bad_value(live_server: ServerFac
     for bad in ("0", "-3", "seven", "1.5"):
         response = httpx.get(srv.url + f"/admin/report?days={bad}", headers=headers)
         assert response.status_code == 400 and response.json()["error"]["code"] == "bad_request", bad
+
+
+# --- a writer that never dies (issue 15) -----------------------------------------------------------------
+
+
+def test_a_lone_surrogate_does_not_kill_the_writer(tmp_path: Path, bot: Bot) -> None:
+    path = tmp_path / "log.sqlite3"
+    with Recorder(path) as rec:
+        rec.record_turn(SESSION, "c1\ud800", "how do i book?\ud800", bot.ask("how do i book?"), "ws")
+        rec.record_turn(SESSION, "c2", "how do i book?", bot.ask("how do i book?"), "ws")
+        assert rec.flush()
+        stats = rec.stats()
+    texts = rows(path, "SELECT turn, text FROM turns ORDER BY id")
+    assert texts == [("c1\ufffd", "how do i book?\ufffd"), ("c2", "how do i book?")]
+    assert stats == {"queued": 0, "written": 2, "dropped": 0, "failed": 0}
+
+
+def test_a_deleted_log_file_is_started_again(tmp_path: Path, bot: Bot) -> None:
+    path = tmp_path / "log.sqlite3"
+    with Recorder(path) as rec:
+        rec.record_turn(SESSION, "c1", "how do i book?", bot.ask("how do i book?"), "ws")
+        assert rec.flush()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        rec.record_turn(SESSION, "c2", "how do i book?", bot.ask("how do i book?"), "ws")
+        assert rec.flush()
+    assert rows(path, "SELECT turn FROM turns") == [("c2",)]
+
+
+def test_a_full_queue_drops_with_a_count(tmp_path: Path, bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    import faqbot.recorder as recorder
+
+    monkeypatch.setattr(recorder, "MAX_QUEUE", 5)
+    reply = bot.ask("how do i book?")
+    rec = Recorder(tmp_path / "log.sqlite3")
+    with rec._lock:  # hold nothing the writer needs; just fill faster than one batch can drain
+        for i in range(200):
+            rec.record_turn(SESSION, f"c{i}", "how do i book?", reply, "ws")
+    rec.flush()
+    rec.close()
+    stats = rec.stats()
+    assert stats["written"] + stats["dropped"] == 200
+    written = rows(tmp_path / "log.sqlite3", "SELECT count(*) FROM turns")[0][0]
+    assert written == stats["written"]
