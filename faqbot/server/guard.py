@@ -97,14 +97,15 @@ def configure(config: Config) -> Guard:
     """Set the process's guard from ``config``; called once per server process, before it listens."""
     # Headroom above the app's own caps, so a websocket over them still gets an error frame it can read
     # (too_many_connections) instead of a socket cut off at the transport.
-    GUARD.max_sockets = socket_cap(config.max_connections + max(16, config.max_connections // 10))
+    GUARD.max_sockets = socket_cap(config.max_connections + max(16, config.max_connections // 10),
+                                   configured=config.max_connections)
     GUARD.per_client = 2 * config.max_client_sockets + 4
     GUARD.request_timeout = config.request_timeout
     GUARD.proxies = config.trusted_proxies
     return GUARD
 
 
-def socket_cap(wanted: int) -> int:
+def socket_cap(wanted: int, *, configured: int) -> int:
     """``wanted`` sockets if the open-file limit allows them (raising the soft limit up to the hard one).
 
     A server that runs out of descriptors hangs every client and floods its log, so a cap the limit cannot
@@ -121,10 +122,10 @@ def socket_cap(wanted: int) -> int:
             pass
         if soft < need:
             raise ConfigError(
-                f"max_connections={wanted} needs {need} open files but this process may open {soft} "
+                f"max_connections={configured} needs {need} open files but this process may open {soft} "
                 f"(hard limit {hard}); raise the limit (ulimit -n {need}, or LimitNOFILE={need} in a systemd "
                 f"unit) or lower --max-connections (FAQBOT_MAX_CONNECTIONS) to {max(1, int((soft - RESERVED_FDS) / 1.1) - 16)}")
-        log.info("open-file limit raised to %d for max_connections=%d", soft, wanted)
+        log.info("open-file limit raised to %d for max_connections=%d", soft, configured)
     return wanted
 
 

@@ -67,6 +67,14 @@ async def _json_body(request: Request, limit: int) -> dict[str, Any]:
     return data
 
 
+def _frame_error(exc: FrameError) -> Response:
+    response = error_response(exc.code, str(exc), HTTP_STATUS.get(exc.error_code, 400))
+    if exc.error_code is ErrorCode.TOO_LONG:
+        # The rest of an oversized body is never read: close rather than drain it to reuse the connection.
+        response.headers["connection"] = "close"
+    return response
+
+
 async def _over_rate(request: Request) -> Response | None:
     if await _runtime(request).clients.hit(_client(request)):
         return None
@@ -94,7 +102,7 @@ async def ask(request: Request) -> Response:
         if not protocol.is_text(text):
             raise FrameError(ErrorCode.BAD_FRAME, "'text' is not valid text (it holds a lone surrogate).")
     except FrameError as exc:
-        return error_response(exc.code, str(exc), HTTP_STATUS.get(exc.error_code, 400))
+        return _frame_error(exc)
     turn_id = "h-" + secrets.token_hex(6)
     try:
         session, state, _ = await runtime.open_session(session)
@@ -120,7 +128,7 @@ async def feedback(request: Request) -> Response:
             raise FrameError(ErrorCode.BAD_FRAME, "Send {\"session\", \"turn\"} from an /api/ask answer and "
                                                   "\"vote\": \"up\" or \"down\".")
     except FrameError as exc:
-        return error_response(exc.code, str(exc), HTTP_STATUS.get(exc.error_code, 400))
+        return _frame_error(exc)
     runtime.record_feedback(session, turn, vote)
     return JSONResponse({"status": "ok"})
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import logging
 import os
+import re
 from typing import Any
 
 import uvicorn
@@ -48,7 +50,22 @@ def log_config(config: Config) -> dict[str, Any]:
     """uvicorn's logging setup plus the ``faqbot`` loggers, at the configured level, on the same handler."""
     cfg = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     cfg["loggers"]["faqbot"] = {"handlers": ["default"], "level": config.log_level.upper(), "propagate": False}
+    cfg.setdefault("filters", {})["hide_sessions"] = {"()": HideSessions}
+    for handler in cfg["handlers"].values():
+        handler.setdefault("filters", []).append("hide_sessions")
     return cfg
+
+
+class HideSessions(logging.Filter):
+    """Blank session ids in access lines and handshake dumps (``/ws?session=...``): holding one resumes a chat."""
+
+    _ID = re.compile(r"(session=)[^&\s\"']+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if "session=" in message:
+            record.msg, record.args = self._ID.sub(r"\1-", message), ()
+        return True
 
 
 def run(config: Config) -> None:
