@@ -184,38 +184,48 @@ async def _redis_fault(kind: str, port: int, redis: Redis, clients: int) -> dict
 
 
 def log_stop(sig: int, seconds: float) -> dict[str, Any]:
-    """Flood /api/ask, then stop the server with ``sig``; compare answered turns with logged rows."""
+    """Flood /api/ask and, in the middle of it, stop the server with ``sig``; answered turns against logged rows."""
     import httpx
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "log.sqlite3"
         port = free_port()
-        answered = 0
+        stats: dict[str, Any] = {}
         with faqbot_server(port, logging=True, log_db=str(db), env=ONE_ADDRESS_MANY_VISITORS) as proc:
             async def flood() -> int:
                 done = 0
-                deadline = time.monotonic() + seconds
+                stopped = asyncio.Event()
                 async with httpx.AsyncClient(timeout=10, limits=httpx.Limits(max_connections=32)) as client:
                     async def worker(w: int) -> None:
                         nonlocal done
                         n = 0
-                        while time.monotonic() < deadline:
-                            r = await client.post(f"http://127.0.0.1:{port}/api/ask",
-                                                  json={"text": QUESTIONS[(w + n) % len(QUESTIONS)]})
+                        while not stopped.is_set():
+                            try:
+                                r = await client.post(f"http://127.0.0.1:{port}/api/ask",
+                                                      json={"text": QUESTIONS[(w + n) % len(QUESTIONS)]})
+                            except httpx.HTTPError:
+                                return
                             done += r.status_code == 200
                             n += 1
-                    await asyncio.gather(*(worker(w) for w in range(32)))
+
+                    async def stop() -> None:
+                        nonlocal stats
+                        await asyncio.sleep(seconds)
+                        stats = (await client.get(f"http://127.0.0.1:{port}/health")).json().get("log", {})
+                        proc.send_signal(sig)  # while the workers are still asking
+                        await asyncio.sleep(1.0)
+                        stopped.set()
+
+                    await asyncio.gather(stop(), *(worker(w) for w in range(32)))
                 return done
 
             answered = asyncio.run(flood())
-            stats = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).json().get("log", {})
-            proc.send_signal(sig)
             proc.wait(timeout=30)
         with closing(sqlite3.connect(db)) as con:
             rows = con.execute("SELECT count(*) FROM turns").fetchone()[0]
     name = "log-sigterm" if sig == signal.SIGTERM else "log-sigkill"
     return {"scenario": name, "seconds": seconds, "answered": answered, "rows": rows, "lost_rows": answered - rows,
-            "log_stats_before_signal": stats}
+            "log_stats_just_before_signal": stats}
 
 
 def soak(clients: int, seconds: float) -> dict[str, Any]:
