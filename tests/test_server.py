@@ -241,7 +241,8 @@ def test_bad_frames_are_not_logged_at_error_level(server: LiveServer) -> None:
 
 
 def test_rate_limited_then_recovers(live_server: ServerFactory, make_kb: Callable[..., Path]) -> None:
-    srv = live_server(make_kb(), rate=5.0, burst=3)
+    # Refusals come after a one-second penalty (PENALTY), during which half a token refills.
+    srv = live_server(make_kb(), rate=0.5, burst=3)
 
     async def script(c: Client) -> list[str]:
         codes = []

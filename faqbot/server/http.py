@@ -15,6 +15,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from .. import protocol
 from .. import report as reports
 from ..protocol import ErrorCode, FrameError
+from .limits import PENALTY
 from .runtime import ReloadFailed, Runtime, widget_dir
 from .security import PAGE_HEADERS
 from .sessions import valid_id
@@ -78,6 +79,7 @@ def _frame_error(exc: FrameError) -> Response:
 async def _over_rate(request: Request) -> Response | None:
     if await _runtime(request).clients.hit(_client(request)):
         return None
+    await asyncio.sleep(PENALTY)
     exc = FrameError(ErrorCode.RATE_LIMITED)
     return error_response(exc.code, str(exc), status.HTTP_429_TOO_MANY_REQUESTS)
 

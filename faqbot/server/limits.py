@@ -24,6 +24,10 @@ from limits.aio.strategies import MovingWindowRateLimiter
 log = logging.getLogger("faqbot.server")
 
 REDIS_TIMEOUT = 0.25  # seconds; a frozen Redis must not hold a visitor's message longer than this
+# Seconds a client over its rate waits for the refusal. Refusing at once would let a flood run as fast as the
+# attacker can send, each refusal still costing us a parse; waiting caps it at (open sockets / PENALTY) a second,
+# and the sockets are capped per client.
+PENALTY = 1.0
 
 
 class TokenBucket:

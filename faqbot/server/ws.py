@@ -15,7 +15,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import protocol
 from ..protocol import ErrorCode, FrameError
-from .limits import TokenBucket
+from .limits import PENALTY, TokenBucket
 from .runtime import Runtime
 from .security import origin_allowed
 from .sessions import tag
@@ -131,6 +131,7 @@ class Connection:
         cfg = self.runtime.config
         if not self.bucket.take():
             log.debug("rate limited session %s", tag(self.session))
+            await asyncio.sleep(PENALTY)  # and read nothing more from this socket meanwhile
             await self._send(protocol.error(_peek_id(raw, cfg.max_frame), ErrorCode.RATE_LIMITED))
             return
         try:
@@ -139,6 +140,7 @@ class Connection:
                 self.last_active = time.monotonic()
                 # The same client's other sockets and HTTP calls draw on the same allowance.
                 if not await self.runtime.clients.hit(self.client):
+                    await asyncio.sleep(PENALTY)
                     raise FrameError(ErrorCode.RATE_LIMITED, id=frame.id)
             answer = await self._dispatch(frame)
         except FrameError as exc:
