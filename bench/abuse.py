@@ -261,7 +261,8 @@ def run_scenario(scenario: str, seconds: float) -> dict[str, Any]:
         seen = asyncio.run(visitors(port, seconds - 2.0))
         got = queue.get(timeout=seconds + 60)
         attack.join(timeout=30)
-        result = {"scenario": scenario, "seconds": seconds, "visitor": seen, "attacker": got,
+        result = {"scenario": scenario, "seconds": seconds, "load_average_1min_after": round(os.getloadavg()[0], 2),
+                  "visitor": seen, "attacker": got,
                   "server_rss_mb": {"before": rss_before, "peak": peak_rss_mb(proc.pid)}}
     return result
 
@@ -278,7 +279,8 @@ def main(argv: list[str] | None = None) -> int:
         v = result["visitor"]
         print(f"{scenario:8} visitor ws p50 {v['ws'].get('p50_ms')} p99 {v['ws'].get('p99_ms')} max "
               f"{v['ws'].get('max_ms')} | http p50 {v['http'].get('p50_ms')} p99 {v['http'].get('p99_ms')} | lost "
-              f"{v['lost'] or 0} | attacker {result['attacker']} | rss {result['server_rss_mb']}", flush=True)
+              f"{v['lost'] or 0} | attacker {result['attacker']} | rss {result['server_rss_mb']} | load "
+              f"{result['load_average_1min_after']}", flush=True)
         results.append(result)
     if not args.no_save:
         RESULTS.parent.mkdir(parents=True, exist_ok=True)

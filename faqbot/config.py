@@ -49,6 +49,7 @@ class Config:
     retention_days: int = 90
     widget_dir: str | None = None  # default: the widget bundled with the package (or the checkout's widget/)
     log_level: str = "info"
+    log_text: bool = False  # let debug logging show what visitors send (never on a server with real visitors)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:

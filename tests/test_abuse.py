@@ -327,3 +327,22 @@ def test_session_ids_never_reach_the_server_log(live_server: ServerFactory, make
     log = srv.log()
     assert "rate limited session" in log
     assert session not in log
+
+
+def test_what_visitors_type_never_reaches_the_log_even_at_debug(live_server: ServerFactory,
+                                                                make_kb: Callable[..., Path]) -> None:
+    srv = live_server(make_kb(), log_level="debug")
+
+    async def go() -> None:
+        ws, _ = await open_ws(srv)
+        await ask(ws, "my secret zebrafish question")
+        await ws.send("not json zebrafish")
+        await ws.recv()
+        await ws.close()
+
+    run(go())
+    httpx.post(srv.url + "/api/ask", json={"text": "zebrafish again"})
+    time.sleep(0.2)
+    log = srv.log()
+    assert "< TEXT [not logged]" in log  # the debug dumps are there, without their payload
+    assert "zebrafish" not in log

@@ -136,16 +136,22 @@ class GuardedH11Protocol(H11Protocol):
         super().__init__(*args, **kwargs)
         self._deadline: asyncio.TimerHandle | None = None
         self._peer: str | None = None
+        self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._peer = self.client[0] if self.client else None
+        peer = transport.get_extra_info("peername")
+        self._peer = str(peer[0]) if isinstance(peer, tuple) and peer else None
         if not GUARD.admit(transport, self._peer):
+            # Before uvicorn sets the connection up: a refused socket should cost as little as possible.
+            self._refused = True
             transport.abort()
             return
+        super().connection_made(transport)
         self._arm()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        if self._refused:
+            return
         self._disarm()
         GUARD.release(self.transport, self._peer)
         super().connection_lost(exc)

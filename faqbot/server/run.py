@@ -50,21 +50,36 @@ def log_config(config: Config) -> dict[str, Any]:
     """uvicorn's logging setup plus the ``faqbot`` loggers, at the configured level, on the same handler."""
     cfg = copy.deepcopy(uvicorn.config.LOGGING_CONFIG)
     cfg["loggers"]["faqbot"] = {"handlers": ["default"], "level": config.log_level.upper(), "propagate": False}
-    cfg.setdefault("filters", {})["hide_sessions"] = {"()": HideSessions}
+    cfg.setdefault("filters", {})["privacy"] = {"()": Privacy, "show_text": config.log_text}
     for handler in cfg["handlers"].values():
-        handler.setdefault("filters", []).append("hide_sessions")
+        handler.setdefault("filters", []).append("privacy")
     return cfg
 
 
-class HideSessions(logging.Filter):
-    """Blank session ids in access lines and handshake dumps (``/ws?session=...``): holding one resumes a chat."""
+class Privacy(logging.Filter):
+    """Keep what visitors send out of the server's log, at every level.
+
+    Session ids are blanked in access lines and handshake dumps (``/ws?session=...``): holding one resumes a
+    conversation. The websocket library's debug dumps of frames (``< TEXT '...'``) lose their payload unless
+    ``show_text`` (``--log-text``) asks for it, for debugging on a machine with no real visitors.
+    """
 
     _ID = re.compile(r"(session=)[^&\s\"']+")
+    _FRAME = re.compile(r"^([<>] (?:TEXT|BINARY|CONT)) .*?( \[\d+ bytes\])?$", re.DOTALL)
+
+    def __init__(self, show_text: bool = False) -> None:
+        super().__init__()
+        self.show_text = show_text
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        if "session=" in message:
-            record.msg, record.args = self._ID.sub(r"\1-", message), ()
+        changed = message
+        if "session=" in changed:
+            changed = self._ID.sub(r"\1-", changed)
+        if not self.show_text and changed[:1] in "<>" and " " in changed:
+            changed = self._FRAME.sub(lambda m: f"{m.group(1)} [not logged]{m.group(2) or ''}", changed)
+        if changed != message:
+            record.msg, record.args = changed, ()
         return True
 
 
