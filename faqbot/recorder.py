@@ -36,7 +36,7 @@ BUSY_TIMEOUT = 5.0  # seconds to wait for another process (worker) holding the w
 DAY = 86_400.0
 # Crisis messages are the most sensitive thing anyone types here; the log keeps only that one happened.
 CRISIS_TEXT = "[crisis message not recorded]"
-PLACEHOLDERS = ("[email]", "[phone]", "[number]")
+PLACEHOLDERS = ("[email]", "[phone]", "[number]", "[name]", "[address]", "[date]", "[record]", "[health status]")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -79,6 +79,24 @@ _PHONE = re.compile(
 # Six or more digits, alone or split by single spaces, dots or dashes: ids, card, account and social security
 # numbers, dates of birth. Short numbers ("2 sessions", "988", "2024") say something about the question.
 _DIGITS = re.compile(r"\d(?:[ .-]?\d){5,}")
+# "john dot smith at gmail dot com": spelled out to dodge filters, or by a careful visitor.
+_TLD = r"(?:com|net|org|edu|gov|info|io|co|uk|us|ca|au|de|fr|es|it|nl|ie|nz|in)"
+_SPELLED_EMAIL = re.compile(
+    r"\b[\w+-]+(?:\s*(?:\bdot\b|\.)\s*[\w+-]+)*\s*(?:\(at\)|\[at\]|\bat\b)\s*[\w-]+"
+    r"(?:\s*(?:\bdot\b|\.)\s*[\w-]+)*?\s*(?:\bdot\b|\.)\s*" + _TLD + r"\b", re.IGNORECASE)
+# A name the visitor gives: after "my name is" (any case); after "I'm", "this is", "call me" only Capitalised.
+_NAME = re.compile(r"\b((?:my name is|my name's|name is|i am called)\s+)[A-Za-z][\w'-]*(?:\s+[A-Z][\w'-]*)?",
+                   re.IGNORECASE)
+_INTRO = re.compile(r"\b((?:[Ii]'m|[Ii] am|[Tt]his is|[Cc]all me)\s+)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?")
+_ADDRESS = re.compile(r"\b\d{1,5}\s+(?:[A-Za-z]+\.?\s+){1,3}(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|"
+                      r"drive|dr|court|ct|way|place|pl|terrace|crescent|close)\b\.?", re.IGNORECASE)
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE = re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b"
+                   r"|\b" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}\b"
+                   r"|\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r",?\s+\d{4}\b", re.IGNORECASE)
+_RECORD = re.compile(r"\b((?:mrn|medical record(?: number| no\.?)?|record (?:number|no\.?|#)|patient (?:id|number|no\.?)"
+                     r"|chart (?:number|no\.?))\s*(?:is\s+)?[:#]?\s*)[A-Z0-9][A-Z0-9-]{3,}\b", re.IGNORECASE)
+_HEALTH = re.compile(r"\bhiv[\s-]*(?:positive|negative|pos|neg|\+|-)(?!\w)", re.IGNORECASE)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -90,10 +108,22 @@ def clean(text: str) -> str:
 
 
 def redact(text: str) -> str:
-    """``text`` with emails, phone numbers and runs of 6+ digits replaced by ``[email]``, ``[phone]``, ``[number]``."""
+    """``text`` with personal data replaced by placeholders (``PLACEHOLDERS``).
+
+    Emails (also spelled out), phone numbers, runs of 6+ digits, record numbers, full dates, street addresses,
+    names given ("my name is ...", "I'm Jane"), HIV status. Patterns, not a model: they miss some, and the log
+    is kept for ``retention_days`` only.
+    """
     text = _EMAIL.sub("[email]", text)
+    text = _SPELLED_EMAIL.sub("[email]", text)
+    text = _RECORD.sub(r"\1[record]", text)
+    text = _DATE.sub("[date]", text)
+    text = _ADDRESS.sub("[address]", text)
     text = _PHONE.sub("[phone]", text)
-    return _DIGITS.sub("[number]", text)
+    text = _DIGITS.sub("[number]", text)
+    text = _NAME.sub(r"\1[name]", text)
+    text = _INTRO.sub(r"\1[name]", text)
+    return _HEALTH.sub("[health status]", text)
 
 
 # --- the recorder ------------------------------------------------------------------------------------

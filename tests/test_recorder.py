@@ -164,7 +164,7 @@ def test_an_unusable_path_says_how_to_fix_it(tmp_path: Path) -> None:
     ("text 654-5433", "text [phone]"),
     ("my card 4111 1111 1111 1111", "my card [number]"),
     ("ssn 123-45-6789, born 1990-04-12", "ssn [number], born [number]"),
-    ("patient id 12345678", "patient id [number]"),
+    ("patient id 12345678", "patient id [record]"),
 ])
 def test_redaction_replaces_emails_phones_and_long_numbers(text: str, expected: str) -> None:
     assert redact(text) == expected
@@ -175,6 +175,30 @@ def test_redaction_replaces_emails_phones_and_long_numbers(text: str, expected: 
     "is 0.5 mg/kg a normal dose", "does it cost $1,000?", "open 9-5 monday to friday", "how long does it last",
 ])
 def test_redaction_keeps_questions_without_personal_data(text: str) -> None:
+    assert redact(text) == text
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("my name is john smith and i drink", "my name is [name] and i drink"),
+    ("Hi, I'm Sarah Connor. does it work?", "Hi, I'm [name]. does it work?"),
+    ("I live at 42 Elm Street, can i come?", "I live at [address], can i come?"),
+    ("born 04/12/1990", "born [date]"),
+    ("my birthday is April 12, 1990", "my birthday is [date]"),
+    ("email john dot smith at gmail dot com", "email [email]"),
+    ("my MRN is AB12345", "my MRN is [record]"),
+    ("patient id: 778-2291", "patient id: [record]"),
+    ("i am hiv positive, is it safe?", "i am [health status], is it safe?"),
+    ("call me Jane", "call me [name]"),
+])
+def test_redaction_of_names_addresses_dates_spelled_emails_records_and_hiv_status(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "i'm worried about withdrawal", "this is my first time", "look at this dot", "I am not sure it helps",
+    "can i drive home after a session", "is it safe with hiv medication", "I drink 12 beers a day since 2019",
+])
+def test_redaction_leaves_ordinary_questions_alone(text: str) -> None:
     assert redact(text) == text
 
 
