@@ -23,7 +23,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 
 log = logging.getLogger("faqbot.server")
 
-REDIS_TIMEOUT = 0.25  # seconds; a frozen Redis must not hold a visitor's message longer than this
+REDIS_TIMEOUT = 0.3  # seconds; a frozen Redis must not hold a visitor's message longer than this
 # Seconds a client over its rate waits for the refusal. Refusing at once would let a flood run as fast as the
 # attacker can send, each refusal still costing us a parse; waiting caps it at (open sockets / PENALTY) a second,
 # and the sockets are capped per client.
@@ -73,13 +73,15 @@ class Slots:
 class ClientLimits:
     """Limits per client address: messages and API calls over time, websockets open at once."""
 
-    def __init__(self, *, rate: str, max_sockets: int, storage_url: str = "memory://") -> None:
+    def __init__(self, *, rate: str, max_sockets: int, storage_url: str = "memory://",
+                 shared_ok: Callable[[], bool] = lambda: True) -> None:
         self.items: list[RateLimitItem] = parse_many(rate)
         self.max_sockets = max_sockets
         self._sockets: Counter[str] = Counter()
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._shared: MovingWindowRateLimiter | None = None
         self._retry_at = 0.0
+        self._shared_ok = shared_ok  # e.g. the session store's health: no point waiting on a Redis known down
         if storage_url.startswith(("redis://", "rediss://", "unix://")):
             storage: Storage = storage_from_string("async+" + storage_url, implementation="redispy",
                                                    socket_timeout=REDIS_TIMEOUT,
@@ -90,7 +92,7 @@ class ClientLimits:
         """Count one message or API call from ``client``; False means it is over its rate."""
         limiter = self._limiter()
         try:
-            return await asyncio.wait_for(self._hit(limiter, client), REDIS_TIMEOUT * 2)
+            return await asyncio.wait_for(self._hit(limiter, client), REDIS_TIMEOUT)
         except Exception:
             if limiter is self._local:
                 raise
@@ -106,7 +108,7 @@ class ClientLimits:
         return ok
 
     def _limiter(self) -> MovingWindowRateLimiter:
-        if self._shared is not None and time.monotonic() >= self._retry_at:
+        if self._shared is not None and time.monotonic() >= self._retry_at and self._shared_ok():
             return self._shared
         return self._local
 

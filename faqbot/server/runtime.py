@@ -60,8 +60,10 @@ class Runtime:
         self.recorder = recorder
         self._own_recorder = False
         self.connections = Slots(config.max_connections)
+        store = self.store
         self.clients = ClientLimits(rate=config.client_rate, max_sockets=config.max_client_sockets,
-                                    storage_url=config.sessions if config.sessions != "memory" else "memory://")
+                                    storage_url=config.sessions if config.sessions != "memory" else "memory://",
+                                    shared_ok=lambda: not isinstance(store, FallbackStore) or store.healthy)
         # Replies are computed here, off the event loop, so one long message does not stall every socket.
         self._pool = ThreadPoolExecutor(max_workers=max(1, config.turn_threads), thread_name_prefix="faqbot-turn")
         self._reload_lock = asyncio.Lock()

@@ -23,7 +23,7 @@ from ..exceptions import ConfigError
 # Ids we hand out are 22 url-safe characters; accept a little more, never anything that could be a key path.
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 REDIS_PREFIX = "faqbot:session:"
-REDIS_TIMEOUT = 0.25  # seconds per Redis call; a frozen Redis must cost a visitor little more than this
+REDIS_TIMEOUT = 0.3  # seconds per Redis call; a frozen Redis must cost a visitor little more than this
 RETRY_AFTER = (0.5, 1.0, 2.0, 5.0)  # seconds before trying Redis again after failures in a row
 
 log = logging.getLogger("faqbot.server")
@@ -154,8 +154,13 @@ class RedisStore:
         except ImportError:
             raise ConfigError("session store " + url + " needs the redis package: pip install 'faqbot[server]'") \
                 from None
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
+
+        # No client-side retries: FallbackStore decides when to try again, and a retry loop would multiply
+        # the wait of every visitor while Redis is away.
         return cls(aioredis.from_url(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT,
-                                     retry_on_timeout=False), ttl=ttl)
+                                     retry=Retry(NoBackoff(), 0)), ttl=ttl)
 
     async def get(self, session: str) -> State | None:
         raw = await self.client.getex(self.prefix + session, ex=self.ttl)
@@ -203,7 +208,7 @@ class FallbackStore:
     async def get(self, session: str) -> State | None:
         if self._usable():
             try:
-                state = await asyncio.wait_for(self.primary.get(session), 2 * REDIS_TIMEOUT)
+                state = await asyncio.wait_for(self.primary.get(session), REDIS_TIMEOUT)
                 self._ok()
                 # A session started while Redis was away lives on in memory until it ends.
                 return state if state is not None else await self.fallback.get(session)
@@ -214,7 +219,7 @@ class FallbackStore:
     async def set(self, session: str, state: State) -> None:
         if self._usable():
             try:
-                await asyncio.wait_for(self.primary.set(session, state), 2 * REDIS_TIMEOUT)
+                await asyncio.wait_for(self.primary.set(session, state), REDIS_TIMEOUT)
                 self._ok()
                 return
             except Exception as exc:
@@ -225,14 +230,14 @@ class FallbackStore:
         await self.fallback.delete(session)
         if self._usable():
             try:
-                await asyncio.wait_for(self.primary.delete(session), 2 * REDIS_TIMEOUT)
+                await asyncio.wait_for(self.primary.delete(session), REDIS_TIMEOUT)
             except Exception as exc:
                 self._failed(exc)
 
     async def probe(self) -> bool:
         """Ping Redis now; True if it answered."""
         try:
-            await asyncio.wait_for(self.primary.ping(), 2 * REDIS_TIMEOUT)
+            await asyncio.wait_for(self.primary.ping(), REDIS_TIMEOUT)
         except Exception as exc:
             self._failed(exc)
             return False
@@ -248,7 +253,7 @@ class FallbackStore:
     async def close(self) -> None:
         await self.fallback.close()
         try:
-            await asyncio.wait_for(self.primary.close(), 2 * REDIS_TIMEOUT)
+            await asyncio.wait_for(self.primary.close(), REDIS_TIMEOUT)
         except Exception:
             pass
 
