@@ -91,11 +91,11 @@ class ClientLimits:
     async def hit(self, client: str) -> bool:
         """Count one message or API call from ``client``; False means it is over its rate."""
         limiter = self._limiter()
+        if limiter is self._local:
+            return await self._hit(limiter, client)
         try:
             return await asyncio.wait_for(self._hit(limiter, client), REDIS_TIMEOUT)
         except Exception:
-            if limiter is self._local:
-                raise
             # Redis is down or frozen: count in this process for a while, then try Redis again.
             self._retry_at = time.monotonic() + 2.0
             log.warning("rate limit store unreachable; counting per process until it is back")
