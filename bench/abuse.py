@@ -2,7 +2,8 @@
 
 A real faqbot server (default KB, encoder on, logging on, default limits) runs as its own process on
 loopback. Ten visitors (127.0.0.2 to 127.0.0.11) each ask a question every second over a websocket and over
-``/api/ask`` and record each round trip; an attacker process on 127.0.0.1 runs one scenario at a time for a bounded time:
+``/api/ask`` and record each round trip; an attacker process on 127.0.0.1 runs one scenario at a time, for a
+bounded time:
 
 - ``sockets``: 60 websockets each sending 2,000-character messages at the per-connection rate (2/s);
 - ``api``: 32 workers posting 2,000-character questions to ``/api/ask`` as fast as answers come;

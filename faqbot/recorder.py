@@ -94,8 +94,8 @@ _MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 _DATE = re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b"
                    r"|\b" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}\b"
                    r"|\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r",?\s+\d{4}\b", re.IGNORECASE)
-_RECORD = re.compile(r"\b((?:mrn|medical record(?: number| no\.?)?|record (?:number|no\.?|#)|patient (?:id|number|no\.?)"
-                     r"|chart (?:number|no\.?))\s*(?:is\s+)?[:#]?\s*)[A-Z0-9][A-Z0-9-]{3,}\b", re.IGNORECASE)
+_RECORD = re.compile(r"\b((?:mrn|medical record(?: number| no\.?)?|record (?:number|no\.?|#)"
+                     r"|patient (?:id|number|no\.?)|chart (?:number|no\.?))\s*(?:is\s+)?[:#]?\s*)[A-Z0-9][A-Z0-9-]{3,}\b", re.IGNORECASE)
 _HEALTH = re.compile(r"\bhiv[\s-]*(?:positive|negative|pos|neg|\+|-)(?!\w)", re.IGNORECASE)
 
 
@@ -167,8 +167,9 @@ class Recorder:
         kind = ReplyType(reply.type)
         options = json.dumps([o.entry for o in reply.options]) if reply.options else None
         shown = CRISIS_TEXT if kind is ReplyType.CRISIS else redact(clean(text))[:MAX_TEXT]
-        row = (time.time(), self._pseudonym(session), clean(str(turn))[:128], clean(str(channel))[:16], shown,
-               kind.value, reply.entry, float(reply.confidence), options)
+        # The frame id is the client's choice too, so it could carry anything a message can.
+        row = (time.time(), self._pseudonym(session), redact(clean(str(turn)))[:128], clean(str(channel))[:16],
+               shown, kind.value, reply.entry, float(reply.confidence), options)
         self._put(("turn", row))
 
     def record_feedback(self, session: str, turn: str, vote: str) -> None:
@@ -178,7 +179,7 @@ class Recorder:
             raise ValueError(f"vote must be 'up' or 'down', not {vote!r}")
         if self._closed:
             return
-        self._put(("vote", (time.time(), self._pseudonym(session), clean(str(turn))[:128], value)))
+        self._put(("vote", (time.time(), self._pseudonym(session), redact(clean(str(turn)))[:128], value)))
 
     def stats(self) -> dict[str, int]:
         """Rows waiting, written since start, dropped (queue full) and lost (the database refused them)."""

@@ -431,3 +431,13 @@ def test_a_full_queue_drops_with_a_count(tmp_path: Path, bot: Bot, monkeypatch: 
     assert stats["written"] + stats["dropped"] == 200
     written = rows(tmp_path / "log.sqlite3", "SELECT count(*) FROM turns")[0][0]
     assert written == stats["written"]
+
+
+def test_a_client_chosen_frame_id_is_redacted_too(tmp_path: Path, bot: Bot) -> None:
+    path = tmp_path / "log.sqlite3"
+    with Recorder(path) as rec:
+        rec.record_turn(SESSION, "jane.doe@example.com", "how do i book?", bot.ask("how do i book?"), "ws")
+        rec.record_feedback(SESSION, "call 206-589-5958", "up")
+        assert rec.flush()
+    assert rows(path, "SELECT turn FROM turns") == [("[email]",)]
+    assert rows(path, "SELECT turn FROM feedback") == [("call [phone]",)]

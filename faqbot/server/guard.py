@@ -121,10 +121,11 @@ def socket_cap(wanted: int, *, configured: int) -> int:
         except (ValueError, OSError):
             pass
         if soft < need:
+            fits = max(1, int((soft - RESERVED_FDS) / 1.1) - 16)
             raise ConfigError(
                 f"max_connections={configured} needs {need} open files but this process may open {soft} "
                 f"(hard limit {hard}); raise the limit (ulimit -n {need}, or LimitNOFILE={need} in a systemd "
-                f"unit) or lower --max-connections (FAQBOT_MAX_CONNECTIONS) to {max(1, int((soft - RESERVED_FDS) / 1.1) - 16)}")
+                f"unit) or lower --max-connections (FAQBOT_MAX_CONNECTIONS) to {fits}")
         log.info("open-file limit raised to %d for max_connections=%d", soft, configured)
     return wanted
 
