@@ -72,7 +72,8 @@ def closed_by_server(s: socket.socket, within: float) -> bool:
 
 def test_one_client_shares_one_allowance_across_its_sockets(live_server: ServerFactory,
                                                             make_kb: Callable[..., Path]) -> None:
-    srv = live_server(make_kb(), rate=100.0, burst=100, client_rate="6 per 30 seconds")
+    # Opening a socket counts too: 4 opens + 6 messages fill an allowance of 10.
+    srv = live_server(make_kb(), rate=100.0, burst=100, client_rate="10 per 30 seconds")
 
     async def go() -> tuple[list[str], str]:
         sockets = [(await open_ws(srv))[0] for _ in range(4)]
@@ -346,3 +347,24 @@ def test_what_visitors_type_never_reaches_the_log_even_at_debug(live_server: Ser
     log = srv.log()
     assert "< TEXT [not logged]" in log  # the debug dumps are there, without their payload
     assert "zebrafish" not in log
+
+
+def test_opening_sockets_counts_against_the_client_rate(live_server: ServerFactory,
+                                                        make_kb: Callable[..., Path]) -> None:
+    srv = live_server(make_kb(), client_rate="3 per 30 seconds")
+
+    async def go() -> tuple[list[str], int | None, str]:
+        kinds = []
+        for _ in range(3):
+            ws, first = await open_ws(srv)
+            kinds.append(first["type"])
+            await ws.close()
+        ws, refused = await open_ws(srv)
+        with pytest.raises(ConnectionClosed):
+            await ws.recv()
+        _, other = await open_ws(srv, source=OTHER)
+        return [*kinds, refused.get("code", refused["type"])], ws.close_code, other["type"]
+
+    kinds, close_code, other = run(go())
+    assert kinds == ["welcome"] * 3 + ["rate_limited"]
+    assert close_code == 1013 and other == "welcome"

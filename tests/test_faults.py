@@ -221,3 +221,22 @@ def test_sigterm_under_load_loses_no_logged_turn(live_server: ServerFactory, mak
         logged = con.execute("SELECT count(*) FROM turns").fetchone()[0]
     assert answered == 400
     assert logged == answered
+
+
+def test_sockets_that_never_ask_leave_no_session_in_redis(live_server: ServerFactory, redis: Redis,
+                                                          make_kb: Callable[..., Path]) -> None:
+    srv = live_server(make_kb(), sessions=redis.url)
+
+    async def go() -> None:
+        for _ in range(20):
+            async with websockets.connect(srv.ws_url) as ws:
+                await ws.recv()
+        async with websockets.connect(srv.ws_url) as ws:
+            await ws.recv()
+            await ask(ws, "how do i book?", "a")
+
+    run(go())
+    with socket.create_connection(("127.0.0.1", redis.port), timeout=2) as s:
+        s.sendall(b"EVAL \"return #redis.call('keys', 'faqbot:session:*')\" 0\r\n")
+        size = s.recv(64)
+    assert size == b":1\r\n"  # only the session that asked something

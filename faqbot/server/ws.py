@@ -46,6 +46,11 @@ async def endpoint(websocket: WebSocket) -> None:
         await _refuse(websocket, ErrorCode.FORBIDDEN_ORIGIN, CLOSE_FORBIDDEN)
         return
     client = websocket.client.host if websocket.client else "unknown"
+    if not await runtime.clients.hit(client):
+        # Opening a socket costs a handshake and a session lookup: it counts against the client's rate too.
+        await asyncio.sleep(PENALTY)
+        await _refuse(websocket, ErrorCode.RATE_LIMITED, CLOSE_BUSY)
+        return
     if not runtime.clients.open_socket(client):
         log.info("websocket refused: one client holds %d (max_client_sockets)", runtime.clients.max_sockets)
         await _refuse(websocket, ErrorCode.TOO_MANY_CONNECTIONS, CLOSE_BUSY)
@@ -94,10 +99,10 @@ class Connection:
 
     async def run(self) -> None:
         try:
+            # A new session is stored with its first turn, not now: opening sockets in a loop must not fill the
+            # store (or Redis) with empty sessions. A reconnect before the first question gets a fresh id, which
+            # loses nothing.
             self.session, self.state, found = await self.runtime.open_session(self.ws.query_params.get("session"))
-            if not found:
-                # Stored at once, so a reconnect before the first question still resumes this session.
-                await self.runtime.store.set(self.session, self.state)
             await self.ws.accept()
             self._enter(Phase.SERVING)
             await self._send(protocol.welcome(self.session, resumed=found, intro=self.runtime.bot.welcome()))
