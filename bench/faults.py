@@ -244,6 +244,15 @@ def soak(clients: int, seconds: float) -> dict[str, Any]:
                 async def go() -> dict[str, Any]:
                     traffic = Traffic(port, clients)
                     task = asyncio.create_task(traffic.run())
+                    samples: Counter[int] = Counter()
+
+                    async def watch_ready() -> None:
+                        # Readiness should go red only around the Redis restart, not flap under load.
+                        while not traffic.stop.is_set():
+                            samples[await ready_status(port)] += 1
+                            await asyncio.sleep(0.5)
+
+                    watcher = asyncio.create_task(watch_ready())
                     await asyncio.sleep(seconds / 3)
                     redis.kill()
                     await asyncio.sleep(2)
@@ -255,8 +264,10 @@ def soak(clients: int, seconds: float) -> dict[str, Any]:
                     await asyncio.sleep(seconds / 3)
                     traffic.stop.set()
                     await task
+                    await watcher
                     return {"counts": dict(traffic.counts), "lost": traffic.lost, "reload": reload.status_code,
-                            "slowest_reply_ms": round(traffic.slowest_ms)}
+                            "slowest_reply_ms": round(traffic.slowest_ms),
+                            "ready_samples": {str(k): v for k, v in sorted(samples.items())}}
 
                 got = asyncio.run(go())
                 proc.send_signal(signal.SIGTERM)

@@ -73,7 +73,7 @@ class Slots:
 class ClientLimits:
     """Limits per client address: messages and API calls over time, websockets open at once."""
 
-    def __init__(self, *, rate: str, max_sockets: int, storage_url: str = "memory://",
+    def __init__(self, *, rate: str, max_sockets: int, redis_pool: Any = None,
                  shared_ok: Callable[[], bool] = lambda: True) -> None:
         self.items: list[RateLimitItem] = parse_many(rate)
         self.max_sockets = max_sockets
@@ -81,11 +81,12 @@ class ClientLimits:
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._shared: MovingWindowRateLimiter | None = None
         self._retry_at = 0.0
+        self._warned_at = -1e9
         self._shared_ok = shared_ok  # e.g. the session store's health: no point waiting on a Redis known down
-        if storage_url.startswith(("redis://", "rediss://", "unix://")):
-            storage: Storage = storage_from_string("async+" + storage_url, implementation="redispy",
-                                                   socket_timeout=REDIS_TIMEOUT,
-                                                   socket_connect_timeout=REDIS_TIMEOUT)
+        if redis_pool is not None:
+            # The session store's pool: one set of connections, one timeout, for both.
+            storage: Storage = storage_from_string("async+redis://", implementation="redispy",
+                                                   connection_pool=redis_pool)
             self._shared = MovingWindowRateLimiter(storage)
 
     async def hit(self, client: str) -> bool:
@@ -97,8 +98,11 @@ class ClientLimits:
             return await asyncio.wait_for(self._hit(limiter, client), REDIS_TIMEOUT)
         except Exception:
             # Redis is down or frozen: count in this process for a while, then try Redis again.
-            self._retry_at = time.monotonic() + 2.0
-            log.warning("rate limit store unreachable; counting per process until it is back")
+            now = time.monotonic()
+            self._retry_at = now + 2.0
+            if now - self._warned_at > 60:
+                self._warned_at = now
+                log.warning("rate limit store unreachable; counting per process until it is back")
             return await self._hit(self._local, client)
 
     async def _hit(self, limiter: MovingWindowRateLimiter, client: str) -> bool:

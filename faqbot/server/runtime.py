@@ -61,8 +61,8 @@ class Runtime:
         self._own_recorder = False
         self.connections = Slots(config.max_connections)
         store = self.store
-        self.clients = ClientLimits(rate=config.client_rate, max_sockets=config.max_client_sockets,
-                                    storage_url=config.sessions if config.sessions != "memory" else "memory://",
+        pool = store.primary.client.connection_pool if isinstance(store, FallbackStore) else None
+        self.clients = ClientLimits(rate=config.client_rate, max_sockets=config.max_client_sockets, redis_pool=pool,
                                     shared_ok=lambda: not isinstance(store, FallbackStore) or store.healthy)
         # Replies are computed here, off the event loop, so one long message does not stall every socket.
         self._pool = ThreadPoolExecutor(max_workers=max(1, config.turn_threads), thread_name_prefix="faqbot-turn")
@@ -111,12 +111,17 @@ class Runtime:
         bot = self.bot
         if pick is not None and not bot.kb.has(pick):
             raise FrameError(ErrorCode.UNKNOWN_ENTRY, id=turn_id)
-        loop = asyncio.get_running_loop()
-        reply, new_state = await loop.run_in_executor(self._pool, _answer, bot, state, text, pick)
+        def answer() -> tuple[Reply, State]:
+            conv = bot.conversation(state)
+            reply = conv.pick(pick) if pick is not None else conv.ask(text or "")
+            # Recorded here too (redaction costs regex passes over the text), with the option's question as
+            # the text of a pick: what the visitor chose to ask.
+            self.record_turn(session, turn_id, bot.kb.entry(pick).question if pick is not None else (text or ""),
+                             reply, channel)
+            return reply, conv.state.to_dict()
+
+        reply, new_state = await asyncio.get_running_loop().run_in_executor(self._pool, answer)
         await self.store.set(session, new_state)
-        # Recorded with the option's question as text: what the visitor chose to ask.
-        asked = bot.kb.entry(pick).question if pick is not None else (text or "")
-        self.record_turn(session, turn_id, asked, reply, channel)
         return Turn(session, reply, new_state)
 
     def health(self) -> dict[str, Any]:
@@ -223,12 +228,6 @@ class Runtime:
             self.recorder.record_feedback(session, turn, vote)
         except Exception:
             log.warning("recorder failed to record feedback", exc_info=True)
-
-
-def _answer(bot: Bot, state: State, text: str | None, pick: str | None) -> tuple[Reply, State]:
-    conv = bot.conversation(state)
-    reply = conv.pick(pick) if pick is not None else conv.ask(text or "")
-    return reply, conv.state.to_dict()
 
 
 def content_hash(bot: Bot) -> str:

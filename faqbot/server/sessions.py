@@ -24,6 +24,7 @@ from ..exceptions import ConfigError
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 REDIS_PREFIX = "faqbot:session:"
 REDIS_TIMEOUT = 0.3  # seconds per Redis call; a frozen Redis must cost a visitor little more than this
+REDIS_POOL = 64  # connections per process, shared with the per-client rate limits
 RETRY_AFTER = (0.5, 1.0, 2.0, 5.0)  # seconds before trying Redis again after failures in a row
 
 log = logging.getLogger("faqbot.server")
@@ -157,10 +158,13 @@ class RedisStore:
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        # No client-side retries: FallbackStore decides when to try again, and a retry loop would multiply
-        # the wait of every visitor while Redis is away.
-        return cls(aioredis.from_url(url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT,
-                                     retry=Retry(NoBackoff(), 0)), ttl=ttl)
+        # A blocking pool: under a thousand visitors, callers wait (up to the timeout) for one of REDIS_POOL
+        # connections instead of failing at once when all are busy. No client-side retries: FallbackStore
+        # decides when to try again, and a retry loop would multiply the wait of every visitor.
+        pool = aioredis.BlockingConnectionPool.from_url(
+            url, max_connections=REDIS_POOL, timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT,
+            socket_connect_timeout=REDIS_TIMEOUT, retry=Retry(NoBackoff(), 0))
+        return cls(aioredis.Redis(connection_pool=pool), ttl=ttl)
 
     async def get(self, session: str) -> State | None:
         raw = await self.client.getex(self.prefix + session, ex=self.ttl)
@@ -183,6 +187,7 @@ class RedisStore:
 
     async def close(self) -> None:
         await self.client.aclose()
+        await self.client.connection_pool.disconnect()
 
 
 class FallbackStore:
