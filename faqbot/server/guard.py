@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import resource
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -111,6 +110,10 @@ def socket_cap(wanted: int, *, configured: int) -> int:
     A server that runs out of descriptors hangs every client and floods its log, so a cap the limit cannot
     carry is an error that says what to do, not a surprise under load.
     """
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows has no RLIMIT_NOFILE to check
+        return wanted
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     need = wanted + RESERVED_FDS
     if soft != resource.RLIM_INFINITY and soft < need:

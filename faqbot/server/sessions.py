@@ -25,7 +25,8 @@ _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 REDIS_PREFIX = "faqbot:session:"
 REDIS_TIMEOUT = 0.3  # seconds per Redis call; a frozen Redis must cost a visitor little more than this
 REDIS_POOL = 64  # connections per process, shared with the per-client rate limits
-RETRY_AFTER = (0.5, 1.0, 2.0, 5.0)  # seconds before trying Redis again after failures in a row
+RETRY_AFTER = (0.5, 1.0, 2.0, 5.0)
+TIMEOUTS_TO_FAIL = 2  # timeouts in a row that count as an outage (a refused connection counts at once)  # seconds before trying Redis again after failures in a row
 
 log = logging.getLogger("faqbot.server")
 
@@ -194,16 +195,18 @@ class FallbackStore:
     """Redis with an in-process fallback: when Redis fails, turns go on from memory instead of failing.
 
     A visitor may lose context while Redis is away (their state lives in one worker's memory), never the reply.
-    After a failure Redis is left alone for a while (``RETRY_AFTER``), so a frozen server costs one timeout,
-    not one per message. ``healthy`` is what readiness reports; ``watch`` probes Redis so it turns red (and
-    green again) without waiting for traffic.
+    Redis counts as down after a refused connection, or after ``TIMEOUTS_TO_FAIL`` timeouts in a row (one slow
+    answer from a busy machine is not an outage). While down it is left alone for a while (``RETRY_AFTER``), so
+    a frozen server costs a few timeouts, not one per message. ``healthy`` is what readiness reports; ``watch``
+    probes Redis so it turns red (and green again) without waiting for traffic.
     """
 
     def __init__(self, primary: RedisStore, fallback: MemoryStore) -> None:
         self.primary = primary
-        self.fallback = fallback
+        self.fallback = fallback  # only sessions written while Redis was down, until Redis has them again
         self.healthy = True
-        self._failures = 0
+        self._failures = 0  # while down: failed retries, for the back-off
+        self._timeouts = 0  # while up: timeouts in a row
         self._retry_at = 0.0
 
     @property
@@ -211,24 +214,28 @@ class FallbackStore:
         return "ok" if self.healthy else "degraded"
 
     async def get(self, session: str) -> State | None:
-        if self._usable():
-            try:
-                state = await asyncio.wait_for(self.primary.get(session), REDIS_TIMEOUT)
-                self._ok()
-                # A session started while Redis was away lives on in memory until it ends.
-                return state if state is not None else await self.fallback.get(session)
-            except Exception as exc:
-                self._failed(exc)
-        return await self.fallback.get(session)
+        # A state written here during an outage is newer than whatever Redis still holds for the session.
+        kept = await self.fallback.get(session)
+        if kept is not None or not self._usable():
+            return kept
+        try:
+            state = await asyncio.wait_for(self.primary.get(session), REDIS_TIMEOUT)
+        except Exception as exc:
+            self._failed(exc)
+            return None
+        self._ok()
+        return state
 
     async def set(self, session: str, state: State) -> None:
         if self._usable():
             try:
                 await asyncio.wait_for(self.primary.set(session, state), REDIS_TIMEOUT)
-                self._ok()
-                return
             except Exception as exc:
                 self._failed(exc)
+            else:
+                self._ok()
+                await self.fallback.delete(session)
+                return
         await self.fallback.set(session, state)
 
     async def delete(self, session: str) -> None:
@@ -268,15 +275,24 @@ class FallbackStore:
     def _ok(self) -> None:
         if not self.healthy:
             log.warning("session store is back: sessions are shared again")
-        self.healthy, self._failures = True, 0
+        self.healthy, self._failures, self._timeouts = True, 0, 0
 
     def _failed(self, exc: BaseException) -> None:
+        if self.healthy and _slow(exc):
+            self._timeouts += 1
+            if self._timeouts < TIMEOUTS_TO_FAIL:
+                return
         if self.healthy:
             log.error("session store failed (%s); serving sessions from this process's memory until it is "
                       "back", type(exc).__name__)
         self.healthy = False
         self._retry_at = time.monotonic() + RETRY_AFTER[min(self._failures, len(RETRY_AFTER) - 1)]
         self._failures += 1
+
+
+def _slow(exc: BaseException) -> bool:
+    """A timeout (ours, or redis-py's, or waiting for a free pooled connection) rather than a refusal."""
+    return type(exc).__name__ == "TimeoutError" or "No connection available" in str(exc)
 
 
 def open_store(url: str, *, ttl: int = 1800, max_sessions: int = 10_000) -> SessionStore:
