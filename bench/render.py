@@ -326,8 +326,10 @@ def faults_section(faults: dict[str, Any]) -> list[str]:
     if soak:
         c = soak["counts"]
         ready = soak.get("ready_samples")
-        seen = (f" `/ready` sampled every 0.5 s: {', '.join(f'{n:,} x {k}' for k, n in ready.items())}." if ready
-                else "")
+        seen = (f" `/ready` sampled every 0.5 s: {', '.join(f'{n:,} x {k}' for k, n in ready.items())}; the Redis "
+                "restart accounts for a few 503s, the rest are the saturated process's event loop lagging past the "
+                "0.3 s Redis timeout, which readiness reports as it should but which also sends sessions to memory "
+                "for a moment." if ready else "")
         lines += ["", (f"Soak: {soak['clients']:,} visitors for {soak['seconds']:.0f} s with one Redis restart and one "
                        f"KB reload (HTTP {soak['reload']}): {c.get('replies', 0):,} replies, {soak['lost']} lost, "
                        f"{c.get('crisis delivered', 0):,} of {c.get('crisis asked', 0):,} crisis replies delivered, "
