@@ -35,7 +35,7 @@ PURGE_EVERY = 3600.0  # seconds between retention sweeps in a long-running write
 DAY = 86_400.0
 # Crisis messages are the most sensitive thing anyone types here; the log keeps only that one happened.
 CRISIS_TEXT = "[crisis message not recorded]"
-PLACEHOLDERS = ("[email]", "[phone]", "[number]")
+PLACEHOLDERS = ("[email]", "[phone]", "[number]", "[name]", "[address]", "[date]", "[record]", "[health status]")
 
 # --- redaction ---------------------------------------------------------------------------------------
 
@@ -48,13 +48,51 @@ _PHONE = re.compile(
 # Six or more digits, alone or split by single spaces, dots or dashes: ids, card, account and social security
 # numbers, dates of birth. Short numbers ("2 sessions", "988", "2024") say something about the question.
 _DIGITS = re.compile(r"\d(?:[ .-]?\d){5,}")
+# "john dot smith at gmail dot com": spelled out to dodge filters, or by a careful visitor.
+_TLD = r"(?:com|net|org|edu|gov|info|io|co|uk|us|ca|au|de|fr|es|it|nl|ie|nz|in)"
+_SPELLED_EMAIL = re.compile(
+    r"\b[\w+-]+(?:\s*(?:\bdot\b|\.)\s*[\w+-]+)*\s*(?:\(at\)|\[at\]|\bat\b)\s*[\w-]+"
+    r"(?:\s*(?:\bdot\b|\.)\s*[\w-]+)*?\s*(?:\bdot\b|\.)\s*" + _TLD + r"\b", re.IGNORECASE)
+# A name the visitor gives: after "my name is" (any case); after "I'm", "this is", "call me" only Capitalised.
+_NAME = re.compile(r"\b((?:my name is|my name's|name is|i am called)\s+)[A-Za-z][\w'-]*(?:\s+[A-Z][\w'-]*)?",
+                   re.IGNORECASE)
+_INTRO = re.compile(r"\b((?:[Ii]'m|[Ii] am|[Tt]his is|[Cc]all me)\s+)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?")
+_ADDRESS = re.compile(r"\b\d{1,5}\s+(?:[A-Za-z]+\.?\s+){1,3}(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|"
+                      r"drive|dr|court|ct|way|place|pl|terrace|crescent|close)\b\.?", re.IGNORECASE)
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE = re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b"
+                   r"|\b" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}\b"
+                   r"|\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r",?\s+\d{4}\b", re.IGNORECASE)
+_RECORD = re.compile(r"\b((?:mrn|medical record(?: number| no\.?)?|record (?:number|no\.?|#)"
+                     r"|patient (?:id|number|no\.?)|chart (?:number|no\.?))\s*(?:is\s+)?[:#]?\s*)[A-Z0-9][A-Z0-9-]{3,}\b", re.IGNORECASE)
+_HEALTH = re.compile(r"\bhiv[\s-]*(?:positive|negative|pos|neg|\+|-)(?!\w)", re.IGNORECASE)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean(text: str) -> str:
+    """``text`` as valid UTF-8: lone surrogates (which JSON escapes can carry) become U+FFFD, not a crash."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def redact(text: str) -> str:
-    """``text`` with emails, phone numbers and runs of 6+ digits replaced by ``[email]``, ``[phone]``, ``[number]``."""
+    """``text`` with personal data replaced by placeholders (``PLACEHOLDERS``).
+
+    Emails (also spelled out), phone numbers, runs of 6+ digits, record numbers, full dates, street addresses,
+    names given ("my name is ...", "I'm Jane"), HIV status. Patterns, not a model: they miss some, and the log
+    is kept for ``retention_days`` only.
+    """
     text = _EMAIL.sub("[email]", text)
+    text = _SPELLED_EMAIL.sub("[email]", text)
+    text = _RECORD.sub(r"\1[record]", text)
+    text = _DATE.sub("[date]", text)
+    text = _ADDRESS.sub("[address]", text)
     text = _PHONE.sub("[phone]", text)
-    return _DIGITS.sub("[number]", text)
+    text = _DIGITS.sub("[number]", text)
+    text = _NAME.sub(r"\1[name]", text)
+    text = _INTRO.sub(r"\1[name]", text)
+    return _HEALTH.sub("[health status]", text)
 
 
 # --- the recorder ------------------------------------------------------------------------------------
@@ -75,6 +113,8 @@ class Recorder:
         self._lock = threading.Lock()
         self._closed = self.path is None
         self._dropped = 0
+        self._written = 0
+        self._failed = 0
         self._thread: threading.Thread | None = None
         if self.path is None:
             return
@@ -95,9 +135,10 @@ class Recorder:
             return
         kind = ReplyType(reply.type)
         options = json.dumps([o.entry for o in reply.options]) if reply.options else None
-        shown = CRISIS_TEXT if kind is ReplyType.CRISIS else redact(text)[:MAX_TEXT]
-        row = (time.time(), self._pseudonym(session), str(turn)[:128], str(channel)[:16], shown, kind.value,
-               reply.entry, float(reply.confidence), options)
+        shown = CRISIS_TEXT if kind is ReplyType.CRISIS else redact(clean(text))[:MAX_TEXT]
+        # The frame id is the client's choice too, so it could carry anything a message can.
+        row = (time.time(), self._pseudonym(session), redact(clean(str(turn)))[:128], clean(str(channel))[:16],
+               shown, kind.value, reply.entry, float(reply.confidence), options)
         self._put(("turn", row))
 
     def record_feedback(self, session: str, turn: str, vote: str) -> None:
@@ -107,7 +148,12 @@ class Recorder:
             raise ValueError(f"vote must be 'up' or 'down', not {vote!r}")
         if self._closed:
             return
-        self._put(("vote", (time.time(), self._pseudonym(session), str(turn)[:128], value)))
+        self._put(("vote", (time.time(), self._pseudonym(session), redact(clean(str(turn)))[:128], value)))
+
+    def stats(self) -> dict[str, int]:
+        """Rows waiting, written since start, dropped (queue full) and lost (the database refused them)."""
+        return {"queued": self._queue.qsize(), "written": self._written, "dropped": self._dropped,
+                "failed": self._failed}
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything queued so far is committed; False if that took longer than ``timeout``."""
@@ -148,7 +194,7 @@ class Recorder:
 
     def _pseudonym(self, session: str) -> str:
         # Keyed, so the log cannot be used to resume a live conversation or be joined with another deployment's.
-        return hmac.new(self._key, session.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+        return hmac.new(self._key, session.encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:32]
 
     def _put(self, item: _Item) -> None:
         try:
@@ -167,18 +213,22 @@ class Recorder:
                 first: _Item | None = self._queue.get(timeout=max(0.0, next_purge - time.monotonic()))
             except queue.Empty:
                 first = None
-            if time.monotonic() >= next_purge:
-                self._purge()
-                next_purge = time.monotonic() + PURGE_EVERY
-            if first is None:
-                continue
-            batch = [first]
-            while len(batch) < BATCH:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            stop = self._write(batch)
+            try:
+                if time.monotonic() >= next_purge:
+                    self._purge()
+                    next_purge = time.monotonic() + PURGE_EVERY
+                if first is None:
+                    continue
+                batch = [first]
+                while len(batch) < BATCH:
+                    try:
+                        batch.append(self._queue.get_nowait())
+                    except queue.Empty:
+                        break
+                stop = self._write(batch)
+            except Exception:
+                # Whatever went wrong, the writer lives on: a dead writer would lose every later turn silently.
+                log.exception("conversation log writer hit an error; carrying on")
         self._db.close()
 
     def _write(self, batch: list[_Item]) -> bool:
@@ -197,13 +247,42 @@ class Recorder:
                 stop = True
         if turns or votes:
             try:
+                self._reopen_if_deleted()
                 logstore.insert(self._db, turns, votes)  # one transaction per batch
-            except sqlite3.Error:
-                log.warning("could not write %d turns and %d votes to %s; they are lost", len(turns), len(votes),
-                            self.path, exc_info=True)
+                self._written += len(turns) + len(votes)
+            except Exception:
+                self._write_one_by_one(turns, votes)
         for waiter in waiters:
             waiter.set()
         return stop
+
+    def _write_one_by_one(self, turns: list[tuple[Any, ...]], votes: list[tuple[Any, ...]]) -> None:
+        """After a failed batch: keep every row the database takes, count and report the rest."""
+        lost = 0
+        for row in [([t], []) for t in turns] + [([], [v]) for v in votes]:
+            try:
+                logstore.insert(self._db, *row)
+                self._written += 1
+            except Exception:
+                lost += 1
+        if lost:
+            self._failed += lost
+            log.warning("could not write %d rows to %s; they are lost (%d so far)", lost, self.path, self._failed,
+                        exc_info=True)
+
+    def _reopen_if_deleted(self) -> None:
+        # Someone removed the log file (logrotate, a cleanup script): start a fresh one rather than write into
+        # an unlinked file nobody can read.
+        assert self.path is not None
+        if self.path.exists():
+            return
+        log.warning("conversation log %s was deleted; starting a new one", self.path)
+        try:
+            self._db.close()
+        except Exception:
+            pass
+        self._db = logstore.connect(self.path)
+        self._key = logstore.session_key(self._db)
 
     def _purge(self) -> None:
         cutoff = time.time() - self.retention_days * DAY
