@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+import logging.config
 import os
 import re
 from typing import Any
@@ -86,6 +87,8 @@ class Privacy(logging.Filter):
 def run(config: Config) -> None:
     """Serve until interrupted. With ``workers > 1`` each worker process builds its own app from the env."""
     guard.configure(config)  # fails here, with what to do, if the open-file limit cannot carry the cap
+    # Logging before the app is built, so its first lines (entries, KB version, matching mode) are shown.
+    logging.config.dictConfig(log_config(config))
     if config.workers <= 1:
         app = create_app(config)
         uvicorn.Server(uvicorn.Config(app, **uvicorn_options(config))).run()
