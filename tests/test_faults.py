@@ -240,3 +240,27 @@ def test_sockets_that_never_ask_leave_no_session_in_redis(live_server: ServerFac
         s.sendall(b"EVAL \"return #redis.call('keys', 'faqbot:session:*')\" 0\r\n")
         size = s.recv(64)
     assert size == b":1\r\n"  # only the session that asked something
+
+
+def test_a_state_written_while_redis_was_frozen_wins_when_it_is_back(redis: Redis) -> None:
+    from faqbot.server.sessions import new_id, open_store
+
+    session = new_id()
+
+    async def go() -> tuple[Any, Any, str]:
+        store = open_store(redis.url)
+        await store.set(session, {"turn": 1})
+        redis.freeze()
+        await store.set(session, {"turn": 2})  # times out: kept in this process's memory
+        redis.thaw()
+        assert await store.probe()  # type: ignore[attr-defined]
+        after = await store.get(session)
+        await store.set(session, {"turn": 3})  # Redis has it again; memory lets go
+        latest = await store.get(session)
+        status = store.status  # type: ignore[attr-defined]
+        await store.close()
+        return after, latest, status
+
+    after, latest, status = run(go())
+    assert after == {"turn": 2}  # not the older {"turn": 1} Redis still held
+    assert latest == {"turn": 3} and status == "ok"

@@ -108,7 +108,8 @@ async def ask(request: Request) -> Response:
     turn_id = "h-" + secrets.token_hex(6)
     try:
         session, state, _ = await runtime.open_session(session)
-        turn = await runtime.turn(session, state, turn_id=turn_id, channel="http", text=text)
+        turn = await runtime.turn(session, state, turn_id=turn_id, channel="http", client=_client(request),
+                                  text=text)
     except Exception:
         log.exception("internal error answering /api/ask")
         return error_response(ErrorCode.INTERNAL.value, protocol.MESSAGES[ErrorCode.INTERNAL],

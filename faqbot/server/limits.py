@@ -9,11 +9,12 @@ through or shut everyone out.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from limits import RateLimitItem, parse_many
@@ -73,10 +74,13 @@ class Slots:
 class ClientLimits:
     """Limits per client address: messages and API calls over time, websockets open at once."""
 
-    def __init__(self, *, rate: str, max_sockets: int, redis_pool: Any = None,
+    def __init__(self, *, rate: str, max_sockets: int, max_busy: int = 2, redis_pool: Any = None,
                  shared_ok: Callable[[], bool] = lambda: True) -> None:
         self.items: list[RateLimitItem] = parse_many(rate)
         self.max_sockets = max_sockets
+        self.max_busy = max_busy
+        self._busy: dict[str, asyncio.Semaphore] = {}
+        self._waiting: Counter[str] = Counter()
         self._sockets: Counter[str] = Counter()
         self._local = MovingWindowRateLimiter(MemoryStorage())
         self._shared: MovingWindowRateLimiter | None = None
@@ -115,6 +119,26 @@ class ClientLimits:
         if self._shared is not None and time.monotonic() >= self._retry_at and self._shared_ok():
             return self._shared
         return self._local
+
+    @contextlib.asynccontextmanager
+    async def busy(self, client: str) -> AsyncIterator[None]:
+        """Hold one of ``client``'s ``max_busy`` turn slots while its reply is computed.
+
+        The turn threads are few and first come, first served: a burst of long messages from one address would
+        otherwise queue every other visitor's turn behind it. Extra turns of that address wait here instead.
+        """
+        sem = self._busy.get(client)
+        if sem is None:
+            sem = self._busy[client] = asyncio.Semaphore(self.max_busy)
+        self._waiting[client] += 1
+        try:
+            async with sem:
+                yield
+        finally:
+            self._waiting[client] -= 1
+            if self._waiting[client] <= 0:
+                del self._waiting[client]
+                del self._busy[client]
 
     def open_socket(self, client: str) -> bool:
         """Hold one of ``client``'s websocket slots; False when it already has ``max_sockets`` open."""

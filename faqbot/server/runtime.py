@@ -62,7 +62,8 @@ class Runtime:
         self.connections = Slots(config.max_connections)
         store = self.store
         pool = store.primary.client.connection_pool if isinstance(store, FallbackStore) else None
-        self.clients = ClientLimits(rate=config.client_rate, max_sockets=config.max_client_sockets, redis_pool=pool,
+        self.clients = ClientLimits(rate=config.client_rate, max_sockets=config.max_client_sockets,
+                                    max_busy=max(1, config.turn_threads // 2), redis_pool=pool,
                                     shared_ok=lambda: not isinstance(store, FallbackStore) or store.healthy)
         # Replies are computed here, off the event loop, so one long message does not stall every socket.
         self._pool = ThreadPoolExecutor(max_workers=max(1, config.turn_threads), thread_name_prefix="faqbot-turn")
@@ -101,11 +102,12 @@ class Runtime:
                 return asked, state, True
         return new_id(), {}, False
 
-    async def turn(self, session: str, state: State, *, turn_id: str, channel: str, text: str | None = None,
-                   pick: str | None = None) -> Turn:
+    async def turn(self, session: str, state: State, *, turn_id: str, channel: str, client: str,
+                   text: str | None = None, pick: str | None = None) -> Turn:
         """Answer ``text`` (or the clarification option ``pick``), save the state, record the turn.
 
-        The websocket and HTTP routes both come here, so they answer, store and log alike. Raises
+        The websocket and HTTP routes both come here, so they answer, store and log alike. ``client`` is the
+        visitor's address, for the per-client share of the turn threads. Raises
         ``FrameError(UNKNOWN_ENTRY)`` for an option the KB no longer has.
         """
         bot = self.bot
@@ -120,7 +122,8 @@ class Runtime:
                              reply, channel)
             return reply, conv.state.to_dict()
 
-        reply, new_state = await asyncio.get_running_loop().run_in_executor(self._pool, answer)
+        async with self.clients.busy(client):  # one address never holds more than half the turn threads
+            reply, new_state = await asyncio.get_running_loop().run_in_executor(self._pool, answer)
         await self.store.set(session, new_state)
         return Turn(session, reply, new_state)
 

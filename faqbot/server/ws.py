@@ -161,8 +161,8 @@ class Connection:
     async def _dispatch(self, frame: protocol.ClientFrame) -> dict[str, Any]:
         if isinstance(frame, (protocol.Message, protocol.Pick)):
             text, pick = (frame.text, None) if isinstance(frame, protocol.Message) else (None, frame.entry)
-            turn = await self.runtime.turn(self.session, self.state, turn_id=frame.id, channel="ws", text=text,
-                                           pick=pick)
+            turn = await self.runtime.turn(self.session, self.state, turn_id=frame.id, channel="ws",
+                                           client=self.client, text=text, pick=pick)
             self.state = turn.state
             return protocol.reply(frame.id, turn.reply)
         if isinstance(frame, protocol.Feedback):
