@@ -55,8 +55,10 @@ def _count(day: DayCounts, name: str) -> int:
     return int(getattr(day, name))
 
 
-def render(report: Report, proposals: Sequence[Proposal] = (), *, kb_version: str = "", top: int = 10) -> str:
-    """The dashboard page; each suggestion shows the ``faqbot accept`` command that applies it."""
+def render(report: Report, proposals: Sequence[Proposal] = (), *, kb_version: str = "", top: int = 10,
+           accept_url: str = "", notice: str = "") -> str:
+    """The dashboard page; each suggestion shows the ``faqbot accept`` command that applies it, or, with
+    ``accept_url`` (the server's admin page), an Accept button that posts its id there."""
     days = report.days[-DAYS_SHOWN:]
     turns = sum(d.turns for d in report.days)
     totals = {name: sum(_count(d, name) for d in report.days) for name, _, _ in SERIES}
@@ -71,11 +73,12 @@ def render(report: Report, proposals: Sequence[Proposal] = (), *, kb_version: st
         + (f", {escape(report.days[0].day)} to {escape(report.days[-1].day)} (UTC)" if report.days else "")
         + (f' · knowledge base <code class="kb-version">{escape(kb_version)}</code>' if kb_version else "")
         + f" · generated {escape(report.generated)} UTC</p></header>",
+        (f'<p class="notice" role="status">{escape(notice)}</p>' if notice else ""),
         f'<section class="tiles" aria-label="rates over the whole period">{tiles}</section>',
         "<section><h2>Replies per day, as a share of that day's turns</h2>",
         _legend(), _rate_chart(days), "</section>",
         "<section><h2>Thumbs up, as a share of that day's votes</h2>", _vote_chart(days), "</section>",
-        "<section><h2>Top suggestions</h2>", _proposals(list(proposals)[:top]), "</section>",
+        "<section><h2>Top suggestions</h2>", _proposals(list(proposals)[:top], accept_url), "</section>",
         "<section><h2>Unanswered questions</h2>", _groups(report), "</section>",
         "<footer>Crisis messages are counted, never recorded as text.</footer>",
     ]
@@ -152,7 +155,7 @@ def _day_label(i: int, count: int, x: int, height: int, day: str) -> str:
     return ""
 
 
-def _proposals(found: list[Proposal]) -> str:
+def _proposals(found: list[Proposal], accept_url: str = "") -> str:
     if not found:
         return '<p class="empty">Nothing to suggest yet.</p>'
     rows = []
@@ -160,7 +163,10 @@ def _proposals(found: list[Proposal]) -> str:
         target = (f"<code>{escape(p.target)}</code> <small>{escape(p.question)}</small>" if p.target
                   else "<em>new entry</em>")
         phr = "".join(f"<li>{escape(x)}</li>" for x in p.phrasings)
-        if p.target:
+        if p.target and accept_url:
+            action = (f'<form method="post" action="{escape(accept_url)}"><input type="hidden" name="id" '
+                      f'value="{escape(p.id)}"><button type="submit">Accept into {escape(p.target)}</button></form>')
+        elif p.target:
             action = f'<code class="accept">faqbot accept {escape(p.id)}</code>'
         else:
             action = "<small>write an entry, or <code>faqbot accept " + escape(p.id) + " --to ENTRY</code></small>"

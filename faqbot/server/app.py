@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from .. import __version__
 from ..bot import Bot
 from ..config import Config
-from . import http, ws
+from . import admin_page, http, ws
 from .runtime import Runtime, widget_dir
 from .security import COMMON_HEADERS, WIDGET_HEADERS
 from .static import WidgetFiles
@@ -61,6 +61,9 @@ def create_app(config: Config | None = None, *, bot: Bot | None = None, recorder
     app.add_route("/", http.index, methods=["GET"])
     app.add_route("/admin/reload", http.reload, methods=["POST"])
     app.add_route("/admin/report", http.report, methods=["GET"])
+    app.add_route("/admin", admin_page.page, methods=["GET"])
+    app.add_route("/admin/login", admin_page.login, methods=["POST"])
+    app.add_route("/admin/accept", admin_page.accept, methods=["POST"])
     app.mount("/widget", WidgetFiles(widget_dir(config)), name="widget")
     return app
 
