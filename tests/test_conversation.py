@@ -126,3 +126,12 @@ def test_fallbacks_vary_and_stay_short() -> None:
     texts = [chat.ask(q).text for q in ("qwerty uiop", "asdf ghjk", "zxcv bnm")]
     assert len(set(texts)) == 3
     assert all(len(t) < 120 for t in texts)
+
+
+def test_every_part_of_a_multi_question_message_is_answered_or_offered(bot: Bot) -> None:
+    for message in ("how do i book an appointment and does the treatment work for pets",
+                    "can i just show up, and is it for animals like my parrot"):
+        reply = bot.conversation().ask(message)
+        reached = set(reply.parts) | {reply.entry} | {e["id"] for e in ENTRIES if e["question"] in reply.suggestions}
+        assert "booking" in reached or "walk-ins" in reached, (message, reply)
+        assert reached & {"dogs", "cats"}, (message, reply.parts, reply.suggestions)
