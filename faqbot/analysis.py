@@ -74,16 +74,27 @@ class Analyzer:
         words = tuple(norm.split())
         vector = kb_vector = None
         if self.encoder is not None and words:
-            vector = self.encoder.vector(text.strip().lower())
-            kb_vector = self._kb_vector(vector, words)
+            own = text.strip().lower()
+            canonical = " ".join(self.canonical(words)) if self.canonical is not None else ""
+            if canonical and canonical != " ".join(words):
+                # Both in one model run; the match uses their mean, safety and small talk the message's own.
+                vector, other = self.encoder.vectors([own, canonical])
+                mean = vector + other
+                kb_vector = mean / float((mean @ mean) ** 0.5)
+            else:
+                vector = self.encoder.vector(own)
         return Analysis(text=text, folded=folded, norm=norm, words=words, language=language(words, folded),
                         vector=vector, kb_vector=kb_vector)
 
-    def _kb_vector(self, own: Any, words: tuple[str, ...]) -> Any:
-        if self.encoder is None or self.canonical is None:
-            return None
-        canonical = " ".join(self.canonical(words))
-        if not canonical or canonical == " ".join(words):
-            return None
-        mean = own + self.encoder.vector(canonical)
-        return mean / float((mean @ mean) ** 0.5)
+    def analyze_many(self, texts: Sequence[str]) -> list[Analysis]:
+        """Several texts (the parts of one message), their vectors computed in one model run."""
+        if self.encoder is not None:
+            wanted = []
+            for text in texts:
+                words = normalize(text[:MAX_CHARS]).split()
+                if words:
+                    wanted.append(text[:MAX_CHARS].strip().lower())
+                    if self.canonical is not None:
+                        wanted.append(" ".join(self.canonical(words)))
+            self.encoder.vectors(wanted)  # fills the cache the analyses below read from
+        return [self.analyze(t) for t in texts]

@@ -233,8 +233,8 @@ class Conversation:
         t = self.kb.settings.thresholds
         sure: list[Candidate] = []
         likely: list[Candidate] = []
-        for part in parts[:MAX_PARTS]:
-            ranked = self.engine.rank(self.engine.analyzer.analyze(part), limit=2)
+        for part in self.engine.analyzer.analyze_many(parts[:MAX_PARTS]):
+            ranked = self.engine.rank(part, limit=2)
             if not ranked or ranked[0].confidence < HINT_FLOOR:
                 continue
             top = ranked[0]

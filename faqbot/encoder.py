@@ -164,15 +164,23 @@ class Encoder:
 
     def vector(self, text: str) -> Any:
         """One text's unit vector; repeated texts (FAQ traffic repeats) come from a bounded cache."""
+        return self.vectors([text])[0]
+
+    def vectors(self, texts: Sequence[str]) -> list[Any]:
+        """Unit vectors of a few texts; cached ones from the cache, the rest in one batch (one model run)."""
         with self._lock:
-            hit = self._cache.get(text)
-            if hit is not None:
-                self._cache.move_to_end(text)
-                return hit
-        vec = self.encode([text])[0]
-        vec.setflags(write=False)
-        with self._lock:
-            self._cache[text] = vec
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
-        return vec
+            found = [self._cache.get(t) for t in texts]
+            for t, hit in zip(texts, found):
+                if hit is not None:
+                    self._cache.move_to_end(t)
+        missing = list(dict.fromkeys(t for t, hit in zip(texts, found) if hit is None))
+        if missing:
+            fresh = dict(zip(missing, self.encode(missing)))
+            with self._lock:
+                for t, vec in fresh.items():
+                    vec.setflags(write=False)
+                    self._cache[t] = vec
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+            found = [fresh[t] if hit is None else hit for t, hit in zip(texts, found)]
+        return found
