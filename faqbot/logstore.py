@@ -262,6 +262,6 @@ class SqliteLog:
         """Each clarification: its question, the options, the entry picked (None: neither) and when."""
         return clarified_rows(self.db.execute(
             "SELECT text, options, next_type, next_entry, ts FROM ("
-            " SELECT text, options, type, ts, LEAD(type) OVER w AS next_type, LEAD(entry) OVER w AS next_entry"
+            " SELECT id, text, options, type, ts, LEAD(type) OVER w AS next_type, LEAD(entry) OVER w AS next_entry"
             " FROM turns WHERE ts >= ? WINDOW w AS (PARTITION BY session ORDER BY ts, id)"
-            ") WHERE type = 'clarify'", (since,)).fetchall())
+            ") WHERE type = 'clarify' ORDER BY id", (since,)).fetchall())
