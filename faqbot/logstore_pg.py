@@ -100,7 +100,10 @@ class PostgresLog:
         except psycopg.Error as exc:
             conn.close()
             raise ConfigError(f"cannot use {where} as the conversation log ({_first_line(exc)}); {FIX}") from None
+        # A short reconnect_timeout: the pool gives up its own backoff (1, 2, 4... s) quickly, and the writer's next
+        # attempt starts a fresh connection, so the log catches up within seconds of PostgreSQL coming back.
         pool = psycopg_pool.ConnectionPool(url, min_size=1, max_size=1, open=False, timeout=BUSY_TIMEOUT,
+                                           reconnect_timeout=BUSY_TIMEOUT,
                                            kwargs={"connect_timeout": CONNECT_TIMEOUT},
                                            check=psycopg_pool.ConnectionPool.check_connection,
                                            name="faqbot-log")

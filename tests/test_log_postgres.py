@@ -294,6 +294,36 @@ def test_the_writer_survives_a_postgresql_restart_mid_stream(pg: PgCluster) -> N
     assert rows(url, "turns", "COUNT(*), COUNT(DISTINCT turn)") == [(total, total)]
 
 
+def test_while_postgresql_is_down_the_queue_overflow_is_counted_and_close_gives_up(pg: PgCluster) -> None:
+    url = pg.create_database()
+    rec = Recorder(url)
+    total = 11_000  # beyond the queue's 10,000
+    try:
+        pg.stop("fast")
+        start = time.perf_counter()
+        for i in range(total):
+            rec.record_turn("s-xxxxxxxxxxxxxxxx", f"c{i}", "is there parking", FALLBACK)
+        assert time.perf_counter() - start < 5  # replies never wait for the database
+        assert rec.dropped >= total - 10_000 - 500  # at most one batch sits with the writer
+        pg.start()
+        assert rec.flush(timeout=60), rec.stats()
+        assert rec.written + rec.dropped == total and rec.failed == 0
+        assert rows(url, "turns", "COUNT(*)") == [(rec.written,)]
+        pg.stop("fast")
+        for i in range(100):
+            rec.record_turn("s-xxxxxxxxxxxxxxxx", f"d{i}", "is there parking", FALLBACK)
+        start = time.perf_counter()
+        rec.close()  # retries for a few seconds, then counts what it could not write
+        assert time.perf_counter() - start < 15
+        assert rec.failed == 100 and rec.written + rec.dropped + rec.failed == total + 100
+    finally:
+        rec.close()
+        try:
+            pg.start()
+        except RuntimeError:
+            pass  # already running
+
+
 def test_a_row_postgresql_refuses_is_counted_and_the_batch_survives(pg: PgCluster) -> None:
     url = pg.create_database()
     with Recorder(url) as rec:
