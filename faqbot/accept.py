@@ -63,8 +63,8 @@ class Outcome:
 class Session:
     """One KB directory and one conversation log: proposals to review, and a guarded way to apply them."""
 
-    def __init__(self, directory: Path, *, log_db: str | Path, encoder: EncoderChoice = "default", days: int | None = None,
-                 tests: str | Path | None = None) -> None:
+    def __init__(self, directory: Path, *, log_db: str | Path, encoder: EncoderChoice = "default",
+                 days: int | None = None, tests: str | Path | None = None) -> None:
         self.directory = directory
         self.log_db = log_db  # a SQLite file or a postgresql:// URL
         self.encoder = encoder

@@ -213,8 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=None, help="worker processes (default 1; $FAQBOT_WORKERS)")
     p.add_argument("--sessions", default=None, help="'memory' or redis://HOST:PORT/DB ($FAQBOT_SESSIONS)")
     p.add_argument("--admin-token", default=None, help="bearer token enabling /admin routes ($FAQBOT_ADMIN_TOKEN)")
-    p.add_argument("--log-db", default=None, help="the conversation log: a SQLite file, or a postgresql:// URL to share "
-                                                       "one log between servers ($FAQBOT_LOG_DB)")
+    p.add_argument("--log-db", default=None, help="the conversation log: a SQLite file, or a postgresql:// URL "
+                                                   "to share one log between servers ($FAQBOT_LOG_DB)")
     p.add_argument("--no-log", action="store_true", help="record nothing ($FAQBOT_LOGGING=off)")
     p.add_argument("--retention-days", type=int, default=None,
                    help="days the log keeps a turn (default 90; $FAQBOT_RETENTION_DAYS)")

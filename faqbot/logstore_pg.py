@@ -142,7 +142,7 @@ class PostgresLog:
 
     # --- reading -------------------------------------------------------------------------------------
 
-    def _all(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+    def _all(self, sql: str, *params: Any) -> list[Any]:
         return self.conn.execute(sql, params).fetchall()
 
     def day_counts(self, since: float) -> dict[str, dict[str, int]]:
@@ -163,28 +163,28 @@ class PostgresLog:
     def weak_answers(self, below: float, since: float, *, drop_voted_down: bool = False) -> list[Scored]:
         if not drop_voted_down:
             return self._all("SELECT text, ts, entry, confidence FROM faqbot_turns WHERE type = 'answer' "
-                             "AND confidence < %s AND ts >= %s ORDER BY id", below, since)  # type: ignore[return-value]
+                             "AND confidence < %s AND ts >= %s ORDER BY id", below, since)
         return self._all(f"WITH {_VOTES} SELECT t.text, t.ts, t.entry, t.confidence FROM faqbot_turns t "
                          "LEFT JOIN votes v ON v.session = t.session AND v.turn = t.turn WHERE t.type = 'answer' "
                          "AND t.confidence < %s AND t.ts >= %s AND (v.vote IS NULL OR v.vote = 'up') ORDER BY t.id",
-                         below, since)  # type: ignore[return-value]
+                         below, since)
 
     def voted_down(self, since: float) -> list[Scored]:
         return self._all(f"WITH {_VOTES} SELECT t.text, t.ts, t.entry, t.confidence FROM faqbot_turns t "
                          "JOIN votes v ON v.session = t.session AND v.turn = t.turn WHERE t.type = 'answer' "
-                         "AND v.vote = 'down' AND t.ts >= %s ORDER BY t.id", since)  # type: ignore[return-value]
+                         "AND v.vote = 'down' AND t.ts >= %s ORDER BY t.id", since)
 
     def answers_per_entry(self, since: float) -> dict[str, int]:
         return dict(self._all("SELECT entry, COUNT(*) FROM faqbot_turns WHERE type = 'answer' AND ts >= %s "
-                              "GROUP BY entry", since))  # type: ignore[arg-type]
+                              "GROUP BY entry", since))
 
     def votes_per_entry(self, since: float) -> list[tuple[str, int, int]]:
         return self._all(f"WITH {_VOTES} SELECT t.entry, SUM((v.vote = 'down')::int), SUM((v.vote = 'up')::int) "
                          "FROM faqbot_turns t JOIN votes v ON v.session = t.session AND v.turn = t.turn "
-                         "WHERE t.type = 'answer' AND t.ts >= %s GROUP BY t.entry", since)  # type: ignore[return-value]
+                         "WHERE t.type = 'answer' AND t.ts >= %s GROUP BY t.entry", since)
 
     def clarified(self, since: float) -> list[Clarified]:
-        return clarified_rows(self._all(  # type: ignore[arg-type]
+        return clarified_rows(self._all(
             "SELECT text, options, next_type, next_entry, ts FROM ("
             " SELECT id, text, options, type, ts, LEAD(type) OVER w AS next_type, LEAD(entry) OVER w AS next_entry"
             " FROM faqbot_turns WHERE ts >= %s WINDOW w AS (PARTITION BY session ORDER BY ts, id)"

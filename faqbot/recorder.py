@@ -257,8 +257,9 @@ class Recorder:
                     return
                 if not outage:
                     outage = True
+                    why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
                     log.warning("cannot write to the conversation log at %s (%s); retrying, new turns queue up "
-                                "to %d", self._store.source, (str(exc).strip().splitlines() or [type(exc).__name__])[0], MAX_QUEUE)
+                                "to %d", self._store.source, why, MAX_QUEUE)
                 time.sleep(min(delay, max(0.0, self._give_up - time.monotonic())))
                 delay = min(delay * 2, RETRY_MAX)
                 continue
@@ -268,9 +269,11 @@ class Recorder:
             return
 
     def _one_by_one(self, turns: list[tuple[Any, ...]], votes: list[tuple[Any, ...]]) -> None:
-        for rows in [([t], []) for t in turns] + [([], [v]) for v in votes]:
+        singles: list[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = [([t], []) for t in turns]
+        singles += [([], [v]) for v in votes]
+        for one_turn, one_vote in singles:
             try:
-                self._store.insert(*rows)
+                self._store.insert(one_turn, one_vote)
             except Exception:
                 self._count("failed", 1)
                 log.warning("conversation log: a row was refused and is lost", exc_info=True)
