@@ -4,6 +4,7 @@ a restart mid-stream, a refused row, several recorders and two servers writing t
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import sqlite3
@@ -17,6 +18,7 @@ from typing import Any
 import httpx
 import psycopg
 import pytest
+import websockets
 
 from faqbot import Bot, Recorder, report
 from faqbot.accept import Session
@@ -28,6 +30,7 @@ from faqbot.recorder import CRISIS_TEXT
 
 from conftest import SMALL_KB, ServerFactory
 from pgcluster import PgCluster
+from test_sessions import redis_url  # noqa: F401 - a fixture: a throwaway redis-server
 
 pytestmark = pytest.mark.postgres
 FALLBACK = Reply(ReplyType.FALLBACK, "Sorry, I don't know that one.")
@@ -360,3 +363,44 @@ def test_two_servers_write_to_one_database_and_one_report_sees_both(pg: PgCluste
     assert main(["report", "--db", url, "--knowledge", str(kb), "--encoder", "off", "--format", "json"], out=out) == 0
     assert sorted((g["text"], g["count"]) for g in json.loads(out.getvalue())["unanswered"]) == [
         ("can I bring my dog", 3), ("is there parking nearby", 3)]
+
+
+@pytest.mark.redis
+def test_two_servers_sharing_redis_and_postgresql_log_one_conversation(pg: PgCluster, live_server: ServerFactory,
+                                                                       kb: Path, redis_url: str) -> None:  # noqa: F811
+    """A clarification asked on one server, picked on the other, voted on back on the first: one session in the log
+    (both servers hash it with the one key kept in PostgreSQL), so the report joins the pick and the vote."""
+    url = pg.create_database()
+    a, b = (live_server(kb, logging=True, log_db=url, sessions=redis_url, admin_token=TOKEN, encoder="off")
+            for _ in range(2))
+
+    async def talk() -> list[dict[str, Any]]:
+        replies = []
+        async with websockets.connect(a.ws_url) as ws:
+            session = json.loads(await ws.recv())["session"]
+            await ws.send(json.dumps({"type": "message", "id": "c1", "text": "how long"}))
+            replies.append(json.loads(await ws.recv()))
+        async with websockets.connect(f"{b.ws_url}?session={session}") as ws:
+            assert json.loads(await ws.recv())["resumed"] is True
+            await ws.send(json.dumps({"type": "pick", "id": "c2", "entry": "session-length"}))
+            replies.append(json.loads(await ws.recv()))
+            await ws.send(json.dumps({"type": "message", "id": "c3", "text": "is there parking nearby"}))
+            replies.append(json.loads(await ws.recv()))
+        async with websockets.connect(f"{a.ws_url}?session={session}") as ws:
+            await ws.recv()
+            await ws.send(json.dumps({"type": "feedback", "id": "c4", "reply": "c2", "vote": "down"}))
+            replies.append(json.loads(await ws.recv()))
+        return replies
+
+    replies = asyncio.run(asyncio.wait_for(talk(), 30))
+    assert [r["reply"]["type"] for r in replies[:3]] == ["clarify", "answer", "fallback"]
+    deadline = time.monotonic() + 15
+    while len(rows(url, "turns")) < 3 or not rows(url, "feedback"):
+        assert time.monotonic() < deadline, "the servers' writers never committed"
+        time.sleep(0.1)
+    result = report.build(url)
+    assert result.turns == 3 and len({r[0] for r in rows(url, "turns", "session")}) == 1
+    [clarified] = result.clarifications
+    assert dict(clarified.picked) == {"session-length": 1, "effects-length": 0}
+    assert [(e.entry, e.down) for e in result.thumbs_down] == [("session-length", 1)]
+    assert [(g.text, g.count) for g in result.unanswered] == [("is there parking nearby", 1)]
