@@ -143,7 +143,11 @@ class PostgresLog:
     # --- reading -------------------------------------------------------------------------------------
 
     def _all(self, sql: str, *params: Any) -> list[Any]:
-        return self.conn.execute(sql, params).fetchall()
+        try:
+            return self.conn.execute(sql, params).fetchall()
+        except psycopg.OperationalError as exc:
+            raise ConfigError(f"lost the connection to the conversation log at {self.source} while reading "
+                              f"({_first_line(exc)}); check that PostgreSQL is up and run the command again") from None
 
     def day_counts(self, since: float) -> dict[str, dict[str, int]]:
         kinds = ", ".join(f"SUM((type = '{k}')::int)" for k in KINDS)

@@ -264,6 +264,20 @@ def test_an_empty_database_or_an_unreachable_server_says_what_to_do(pg: PgCluste
         Recorder("postgresql://faqbot@127.0.0.1:1/nothing")
 
 
+def test_a_reader_that_loses_postgresql_says_what_to_do(pg: PgCluster) -> None:
+    from faqbot.logstore import open_readonly
+
+    url = record(pg.create_database(), [("hello", FALLBACK)])
+    with closing(open_readonly(url)) as db:
+        assert db.unanswered(0.0)[0][0] == "hello"
+        pg.stop("fast")
+        try:
+            with pytest.raises(ConfigError, match="PostgreSQL is up"):
+                db.unanswered(0.0)
+        finally:
+            pg.start()
+
+
 def test_the_writer_survives_a_postgresql_restart_mid_stream(pg: PgCluster) -> None:
     url = pg.create_database()
     rec = Recorder(url)
