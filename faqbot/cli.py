@@ -151,7 +151,9 @@ def cmd_serve(args: argparse.Namespace, out: TextIO) -> int:
                              origins=tuple(args.origins.split(",")) if args.origins else None,
                              workers=args.workers, sessions=args.sessions, admin_token=args.admin_token,
                              log_db=args.log_db, logging=False if args.no_log else None,
-                             retention_days=args.retention_days)
+                             retention_days=args.retention_days, max_connections=args.max_connections,
+                             trusted_proxies=tuple(args.trusted_proxies.split(",")) if args.trusted_proxies else None,
+                             log_text=True if args.log_text else None)
     run(config)
     return 0
 
@@ -212,6 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--origins", default=None, help="comma-separated allowed websocket origins ($FAQBOT_ORIGINS)")
     p.add_argument("--workers", type=int, default=None, help="worker processes (default 1; $FAQBOT_WORKERS)")
     p.add_argument("--sessions", default=None, help="'memory' or redis://HOST:PORT/DB ($FAQBOT_SESSIONS)")
+    p.add_argument("--log-text", action="store_true",
+                   help="debug only: let the server log show the frames visitors send ($FAQBOT_LOG_TEXT)")
+    p.add_argument("--max-connections", type=int, default=None,
+                   help="sockets open at once (default 2000; $FAQBOT_MAX_CONNECTIONS)")
+    p.add_argument("--trusted-proxies", default=None,
+                   help="comma-separated proxy addresses or networks whose X-Forwarded-For is believed "
+                        "($FAQBOT_TRUSTED_PROXIES)")
     p.add_argument("--admin-token", default=None, help="bearer token enabling /admin routes ($FAQBOT_ADMIN_TOKEN)")
     p.add_argument("--log-db", default=None, help="the conversation log: a SQLite file, or a postgresql:// URL "
                                                    "to share one log between servers ($FAQBOT_LOG_DB)")

@@ -37,12 +37,19 @@ class Config:
     rate: float = 2.0  # messages per second, refilled
     burst: int = 8
     idle_timeout: float = 600.0
-    max_connections: int = 2000
+    max_connections: int = 2000  # sockets open at once; checked against the open-file limit at start
+    max_client_sockets: int = 20  # sockets one client address may hold open (HTTP and websocket)
+    client_rate: str = "30 per 10 seconds; 300 per minute"  # messages and API calls per client address
+    trusted_proxies: tuple[str, ...] = ()  # proxies whose X-Forwarded-For names the client (addresses, networks)
+    request_timeout: float = 15.0  # seconds for a request's headers and body to arrive
+    turn_threads: int = 4  # threads that compute replies, off the event loop
+    reload_max_loss: float = 0.2  # share of entries or answer-suite cases a reload may lose unless forced
     log_db: str = DEFAULT_LOG_DB
     logging: bool = True
     retention_days: int = 90
     widget_dir: str | None = None  # default: the widget bundled with the package (or the checkout's widget/)
     log_level: str = "info"
+    log_text: bool = False  # let debug logging show what visitors send (never on a server with real visitors)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Config:

@@ -121,14 +121,11 @@ def parse(raw: str | bytes, *, max_text: int = 2000, max_frame: int = 16_384) ->
     size = len(raw.encode("utf-8")) if isinstance(raw, str) else len(raw)
     if size > max_frame:
         raise FrameError(ErrorCode.TOO_LONG, f"The frame is larger than {max_frame} bytes; send a shorter message.")
-    try:
-        data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        raise FrameError(ErrorCode.BAD_JSON) from None
+    data = loads(raw)
     if not isinstance(data, dict):
         raise FrameError(ErrorCode.BAD_FRAME, "A frame must be a JSON object with 'type' and 'id'.")
     frame_id = data.get("id")
-    if not isinstance(frame_id, str) or not frame_id or len(frame_id) > MAX_ID:
+    if not isinstance(frame_id, str) or not frame_id or len(frame_id) > MAX_ID or not is_text(frame_id):
         raise FrameError(ErrorCode.BAD_FRAME, f"Every frame needs an 'id': a non-empty string of at most {MAX_ID} "
                                               "characters, echoed in the answer.")
     kind = data.get("type")
@@ -140,10 +137,33 @@ def parse(raw: str | bytes, *, max_text: int = 2000, max_frame: int = 16_384) ->
     return build(data, frame_id, max_text)
 
 
+def loads(raw: str | bytes) -> Any:
+    """JSON from a client; ``FrameError(BAD_JSON)`` for invalid or absurdly nested input, never another error."""
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise FrameError(ErrorCode.BAD_JSON) from None
+    except RecursionError:
+        # Thousands of nested brackets fit in a small frame; the decoder gives up before the stack does.
+        raise FrameError(ErrorCode.BAD_JSON, "The frame is nested too deeply; send a flat JSON object.") from None
+
+
+def is_text(value: str) -> bool:
+    """Whether ``value`` is valid Unicode text: JSON escapes can smuggle in lone surrogates UTF-8 cannot carry."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _string(data: dict[str, Any], key: str, frame_id: str, *, limit: int) -> str:
     value = data.get(key)
     if not isinstance(value, str) or not value.strip():
         raise FrameError(ErrorCode.BAD_FRAME, f"A '{data['type']}' frame needs '{key}': a non-empty string.",
+                         id=frame_id)
+    if not is_text(value):
+        raise FrameError(ErrorCode.BAD_FRAME, f"'{key}' is not valid text (it holds a lone surrogate).",
                          id=frame_id)
     if len(value) > limit:
         raise FrameError(ErrorCode.BAD_FRAME, f"'{key}' is longer than {limit} characters.", id=frame_id)

@@ -37,7 +37,7 @@ DAY = 86_400.0
 RETRY_FIRST, RETRY_MAX = 0.05, 2.0  # seconds between attempts at a batch the database could not take
 # Crisis messages are the most sensitive thing anyone types here; the log keeps only that one happened.
 CRISIS_TEXT = "[crisis message not recorded]"
-PLACEHOLDERS = ("[email]", "[phone]", "[number]")
+PLACEHOLDERS = ("[email]", "[phone]", "[number]", "[name]", "[address]", "[date]", "[record]", "[health status]")
 
 # --- redaction ---------------------------------------------------------------------------------------
 
@@ -50,13 +50,51 @@ _PHONE = re.compile(
 # Six or more digits, alone or split by single spaces, dots or dashes: ids, card, account and social security
 # numbers, dates of birth. Short numbers ("2 sessions", "988", "2024") say something about the question.
 _DIGITS = re.compile(r"\d(?:[ .-]?\d){5,}")
+# "john dot smith at gmail dot com": spelled out to dodge filters, or by a careful visitor.
+_TLD = r"(?:com|net|org|edu|gov|info|io|co|uk|us|ca|au|de|fr|es|it|nl|ie|nz|in)"
+_SPELLED_EMAIL = re.compile(
+    r"\b[\w+-]+(?:\s*(?:\bdot\b|\.)\s*[\w+-]+)*\s*(?:\(at\)|\[at\]|\bat\b)\s*[\w-]+"
+    r"(?:\s*(?:\bdot\b|\.)\s*[\w-]+)*?\s*(?:\bdot\b|\.)\s*" + _TLD + r"\b", re.IGNORECASE)
+# A name the visitor gives: after "my name is" (any case); after "I'm", "this is", "call me" only Capitalised.
+_NAME = re.compile(r"\b((?:my name is|my name's|name is|i am called)\s+)[A-Za-z][\w'-]*(?:\s+[A-Z][\w'-]*)?",
+                   re.IGNORECASE)
+_INTRO = re.compile(r"\b((?:[Ii]'m|[Ii] am|[Tt]his is|[Cc]all me)\s+)[A-Z][a-z'-]+(?:\s+[A-Z][a-z'-]+)?")
+_ADDRESS = re.compile(r"\b\d{1,5}\s+(?:[A-Za-z]+\.?\s+){1,3}(?:street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|"
+                      r"drive|dr|court|ct|way|place|pl|terrace|crescent|close)\b\.?", re.IGNORECASE)
+_MONTH = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+_DATE = re.compile(r"\b\d{1,2}[/.-]\d{1,2}[/.-](?:\d{4}|\d{2})\b"
+                   r"|\b" + _MONTH + r"\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}\b"
+                   r"|\b\d{1,2}(?:st|nd|rd|th)?\s+(?:of\s+)?" + _MONTH + r",?\s+\d{4}\b", re.IGNORECASE)
+_RECORD = re.compile(r"\b((?:mrn|medical record(?: number| no\.?)?|record (?:number|no\.?|#)"
+                     r"|patient (?:id|number|no\.?)|chart (?:number|no\.?))\s*(?:is\s+)?[:#]?\s*)[A-Z0-9][A-Z0-9-]{3,}\b", re.IGNORECASE)
+_HEALTH = re.compile(r"\bhiv[\s-]*(?:positive|negative|pos|neg|\+|-)(?!\w)", re.IGNORECASE)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean(text: str) -> str:
+    """``text`` as valid UTF-8: lone surrogates (which JSON escapes can carry) become U+FFFD, not a crash."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def redact(text: str) -> str:
-    """``text`` with emails, phone numbers and runs of 6+ digits replaced by ``[email]``, ``[phone]``, ``[number]``."""
+    """``text`` with personal data replaced by placeholders (``PLACEHOLDERS``).
+
+    Emails (also spelled out), phone numbers, runs of 6+ digits, record numbers, full dates, street addresses,
+    names given ("my name is ...", "I'm Jane"), HIV status. Patterns, not a model: they miss some, and the log
+    is kept for ``retention_days`` only.
+    """
     text = _EMAIL.sub("[email]", text)
+    text = _SPELLED_EMAIL.sub("[email]", text)
+    text = _RECORD.sub(r"\1[record]", text)
+    text = _DATE.sub("[date]", text)
+    text = _ADDRESS.sub("[address]", text)
     text = _PHONE.sub("[phone]", text)
-    return _DIGITS.sub("[number]", text)
+    text = _DIGITS.sub("[number]", text)
+    text = _NAME.sub(r"\1[name]", text)
+    text = _INTRO.sub(r"\1[name]", text)
+    return _HEALTH.sub("[health status]", text)
 
 
 # --- the recorder ------------------------------------------------------------------------------------
@@ -120,9 +158,10 @@ class Recorder:
             return
         kind = ReplyType(reply.type)
         options = json.dumps([o.entry for o in reply.options]) if reply.options else None
-        shown = CRISIS_TEXT if kind is ReplyType.CRISIS else redact(text.replace("\x00", ""))[:MAX_TEXT]
-        row = (time.time(), self._pseudonym(session), _clean(turn, 128), _clean(channel, 16), shown, kind.value,
-               reply.entry, float(reply.confidence), options)
+        shown = CRISIS_TEXT if kind is ReplyType.CRISIS else redact(_clean(text))[:MAX_TEXT]
+        # The frame id is the client's choice too, so it could carry anything a message can.
+        row = (time.time(), self._pseudonym(session), redact(_clean(turn))[:128], _clean(channel)[:16],
+               shown, kind.value, reply.entry, float(reply.confidence), options)
         self._put(("turn", row))
 
     def record_feedback(self, session: str, turn: str, vote: str) -> None:
@@ -132,7 +171,7 @@ class Recorder:
             raise ValueError(f"vote must be 'up' or 'down', not {vote!r}")
         if self._closed:
             return
-        self._put(("vote", (time.time(), self._pseudonym(session), _clean(turn, 128), value)))
+        self._put(("vote", (time.time(), self._pseudonym(session), redact(_clean(turn))[:128], value)))
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything queued so far is committed; False if that took longer than ``timeout``."""
@@ -174,7 +213,7 @@ class Recorder:
 
     def _pseudonym(self, session: str) -> str:
         # Keyed, so the log cannot be used to resume a live conversation or be joined with another deployment's.
-        return hmac.new(self._key, session.encode("utf-8"), hashlib.sha256).hexdigest()[:32]
+        return hmac.new(self._key, session.encode("utf-8", "replace"), hashlib.sha256).hexdigest()[:32]
 
     def _put(self, item: _Item) -> None:
         try:
@@ -244,6 +283,7 @@ class Recorder:
         delay, outage = RETRY_FIRST, False
         while True:
             try:
+                self._reopen_if_deleted()
                 self._store.insert(turns, votes)
             except Exception as exc:
                 if not self._store.transient(exc):
@@ -268,6 +308,19 @@ class Recorder:
                 log.warning("conversation log at %s reachable again", self._store.source)
             return
 
+    def _reopen_if_deleted(self) -> None:
+        # Someone removed the log file (logrotate, a cleanup script): start a fresh one rather than write into
+        # an unlinked file nobody can read. (A PostgreSQL log has no file to lose.)
+        if not isinstance(self.path, Path) or self.path.exists():
+            return
+        log.warning("conversation log %s was deleted; starting a new one", self.path)
+        try:
+            self._store.close()
+        except Exception:
+            pass
+        self._store = logstore.open_writer(self.path)
+        self._key = self._store.session_key()
+
     def _one_by_one(self, turns: list[tuple[Any, ...]], votes: list[tuple[Any, ...]]) -> None:
         singles: list[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = [([t], []) for t in turns]
         singles += [([], [v]) for v in votes]
@@ -291,6 +344,6 @@ class Recorder:
             log.info("conversation log: deleted %d rows older than %d days", gone, self.retention_days)
 
 
-def _clean(value: object, limit: int) -> str:
+def _clean(value: object) -> str:
     # PostgreSQL text cannot hold NUL; nothing a visitor means is lost by removing it.
-    return str(value).replace("\x00", "")[:limit]
+    return clean(str(value)).replace("\x00", "")

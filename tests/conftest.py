@@ -149,8 +149,12 @@ def _factory(base: Path) -> tuple[ServerFactory, list[LiveServer]]:
     servers: list[LiveServer] = []
 
     def make(knowledge: str | Path | None = None, *, port: int | None = None, **overrides: Any) -> LiveServer:
-        """Start a server; config fields as keywords. Logging is off unless ``logging=True`` is passed."""
-        settings: dict[str, Any] = {"logging": False, "log_level": "info", "log_db": str(base / "log.sqlite3")}
+        """Start a server; config fields as keywords. Logging is off unless ``logging=True`` is passed, and the
+        per-client limits are lifted unless ``client_rate`` / ``max_client_sockets`` are passed."""
+        settings: dict[str, Any] = {"logging": False, "log_level": "info", "log_db": str(base / "log.sqlite3"),
+                                    # Every test client comes from 127.0.0.1: the per-client limits are for
+                                    # real machines; tests of those limits set them.
+                                    "client_rate": "100000 per second", "max_client_sockets": 10_000}
         settings.update(overrides)
         config = Config(host="127.0.0.1", port=port or free_port(),
                         knowledge=str(knowledge) if knowledge else None, **settings)

@@ -164,7 +164,7 @@ def test_an_unusable_path_says_how_to_fix_it(tmp_path: Path) -> None:
     ("text 654-5433", "text [phone]"),
     ("my card 4111 1111 1111 1111", "my card [number]"),
     ("ssn 123-45-6789, born 1990-04-12", "ssn [number], born [number]"),
-    ("patient id 12345678", "patient id [number]"),
+    ("patient id 12345678", "patient id [record]"),
 ])
 def test_redaction_replaces_emails_phones_and_long_numbers(text: str, expected: str) -> None:
     assert redact(text) == expected
@@ -175,6 +175,30 @@ def test_redaction_replaces_emails_phones_and_long_numbers(text: str, expected: 
     "is 0.5 mg/kg a normal dose", "does it cost $1,000?", "open 9-5 monday to friday", "how long does it last",
 ])
 def test_redaction_keeps_questions_without_personal_data(text: str) -> None:
+    assert redact(text) == text
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("my name is john smith and i drink", "my name is [name] and i drink"),
+    ("Hi, I'm Sarah Connor. does it work?", "Hi, I'm [name]. does it work?"),
+    ("I live at 42 Elm Street, can i come?", "I live at [address], can i come?"),
+    ("born 04/12/1990", "born [date]"),
+    ("my birthday is April 12, 1990", "my birthday is [date]"),
+    ("email john dot smith at gmail dot com", "email [email]"),
+    ("my MRN is AB12345", "my MRN is [record]"),
+    ("patient id: 778-2291", "patient id: [record]"),
+    ("i am hiv positive, is it safe?", "i am [health status], is it safe?"),
+    ("call me Jane", "call me [name]"),
+])
+def test_redaction_of_names_addresses_dates_spelled_emails_records_and_hiv_status(text: str, expected: str) -> None:
+    assert redact(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "i'm worried about withdrawal", "this is my first time", "look at this dot", "I am not sure it helps",
+    "can i drive home after a session", "is it safe with hiv medication", "I drink 12 beers a day since 2019",
+])
+def test_redaction_leaves_ordinary_questions_alone(text: str) -> None:
     assert redact(text) == text
 
 
@@ -363,3 +387,57 @@ def test_admin_report_limits_days_and_rejects_a_bad_value(live_server: ServerFac
     for bad in ("0", "-3", "seven", "1.5"):
         response = httpx.get(srv.url + f"/admin/report?days={bad}", headers=headers)
         assert response.status_code == 400 and response.json()["error"]["code"] == "bad_request", bad
+
+
+# --- a writer that never dies (issue 15) -----------------------------------------------------------------
+
+
+def test_a_lone_surrogate_does_not_kill_the_writer(tmp_path: Path, bot: Bot) -> None:
+    path = tmp_path / "log.sqlite3"
+    with Recorder(path) as rec:
+        rec.record_turn(SESSION, "c1\ud800", "how do i book?\ud800", bot.ask("how do i book?"), "ws")
+        rec.record_turn(SESSION, "c2", "how do i book?", bot.ask("how do i book?"), "ws")
+        assert rec.flush()
+        stats = rec.stats()
+    texts = rows(path, "SELECT turn, text FROM turns ORDER BY id")
+    assert texts == [("c1\ufffd", "how do i book?\ufffd"), ("c2", "how do i book?")]
+    assert stats == {"queued": 0, "written": 2, "dropped": 0, "failed": 0}
+
+
+def test_a_deleted_log_file_is_started_again(tmp_path: Path, bot: Bot) -> None:
+    path = tmp_path / "log.sqlite3"
+    with Recorder(path) as rec:
+        rec.record_turn(SESSION, "c1", "how do i book?", bot.ask("how do i book?"), "ws")
+        assert rec.flush()
+        for suffix in ("", "-wal", "-shm"):
+            Path(str(path) + suffix).unlink(missing_ok=True)
+        rec.record_turn(SESSION, "c2", "how do i book?", bot.ask("how do i book?"), "ws")
+        assert rec.flush()
+    assert rows(path, "SELECT turn FROM turns") == [("c2",)]
+
+
+def test_a_full_queue_drops_with_a_count(tmp_path: Path, bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    import faqbot.recorder as recorder
+
+    monkeypatch.setattr(recorder, "MAX_QUEUE", 5)
+    reply = bot.ask("how do i book?")
+    rec = Recorder(tmp_path / "log.sqlite3")
+    with rec._lock:  # hold nothing the writer needs; just fill faster than one batch can drain
+        for i in range(200):
+            rec.record_turn(SESSION, f"c{i}", "how do i book?", reply, "ws")
+    rec.flush()
+    rec.close()
+    stats = rec.stats()
+    assert stats["written"] + stats["dropped"] == 200
+    written = rows(tmp_path / "log.sqlite3", "SELECT count(*) FROM turns")[0][0]
+    assert written == stats["written"]
+
+
+def test_a_client_chosen_frame_id_is_redacted_too(tmp_path: Path, bot: Bot) -> None:
+    path = tmp_path / "log.sqlite3"
+    with Recorder(path) as rec:
+        rec.record_turn(SESSION, "jane.doe@example.com", "how do i book?", bot.ask("how do i book?"), "ws")
+        rec.record_feedback(SESSION, "call 206-589-5958", "up")
+        assert rec.flush()
+    assert rows(path, "SELECT turn FROM turns") == [("[email]",)]
+    assert rows(path, "SELECT turn FROM feedback") == [("call [phone]",)]

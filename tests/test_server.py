@@ -83,8 +83,8 @@ def server(module_live_server: ServerFactory, tmp_path_factory: pytest.TempPathF
     (widget / "demo.html").write_text('<!doctype html><title>Demo</title><script src="/widget/faqbot.js" defer>'
                                       '</script>', encoding="utf-8")
     (widget / "faqbot.js").write_text("/* widget placeholder */", encoding="utf-8")
-    return module_live_server(kb, rate=1000.0, burst=1000, admin_token=TOKEN, widget_dir=str(widget),
-                              log_level="debug")
+    return module_live_server(kb, rate=1000.0, burst=1000, client_rate="100000 per second", admin_token=TOKEN,
+                              widget_dir=str(widget), log_level="debug")
 
 
 # --- websocket: conversation ---------------------------------------------------------------------------
@@ -241,7 +241,8 @@ def test_bad_frames_are_not_logged_at_error_level(server: LiveServer) -> None:
 
 
 def test_rate_limited_then_recovers(live_server: ServerFactory, make_kb: Callable[..., Path]) -> None:
-    srv = live_server(make_kb(), rate=5.0, burst=3)
+    # Refusals come after a one-second penalty (PENALTY), during which half a token refills.
+    srv = live_server(make_kb(), rate=0.5, burst=3)
 
     async def script(c: Client) -> list[str]:
         codes = []
@@ -337,7 +338,10 @@ def test_origin_allowlist(origin: str | None, host: str, allowed: tuple[str, ...
 def test_health(server: LiveServer) -> None:
     response = httpx.get(server.url + "/health")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "entries": 5, "version": "test-1"}
+    body = response.json()
+    assert {k: body[k] for k in ("status", "entries", "version", "sessions")} == {
+        "status": "ok", "entries": 5, "version": "test-1", "sessions": "memory"}
+    assert len(body["content"]) == 16  # a hash of the KB files, whatever their declared version
 
 
 def test_api_ask_keeps_context_with_the_session(server: LiveServer) -> None:
@@ -464,7 +468,9 @@ def test_reload_with_a_good_kb_swaps_it_and_conversations_go_on(live_server: Ser
         return response.json(), follow_up["reply"]["entry"], booking["reply"]["text"]
 
     body, follow_up, booking = run(go())
+    content = body.pop("content")
     assert body == {"status": "reloaded", "entries": 5, "version": "test-2", "previous": "test-1"}
+    assert httpx.get(srv.url + "/health").json()["content"] == content
     assert follow_up == "opioids"
     assert booking == "Text us to book."
     assert httpx.get(srv.url + "/health").json()["version"] == "test-2"
@@ -482,7 +488,8 @@ def test_reload_with_a_broken_kb_keeps_serving_the_old_one(live_server: ServerFa
     assert error["code"] == "invalid_knowledge" and error["serving"] == "test-1"
     assert f"faq.yaml:{line}" in error["message"] and "anwser" in error["message"]
     assert any(e["file"].endswith("faq.yaml") and e["line"] == line for e in error["errors"])
-    assert httpx.get(srv.url + "/health").json() == {"status": "ok", "entries": 5, "version": "test-1"}
+    health = httpx.get(srv.url + "/health").json()
+    assert (health["entries"], health["version"], health["content"]) == (5, "test-1", error["content"])
     answer = httpx.post(srv.url + "/api/ask", json={"text": "how do i book?"}).json()
     assert answer["reply"]["entry"] == "booking"
     assert "knowledge reload rejected" in srv.log()

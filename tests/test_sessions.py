@@ -18,7 +18,7 @@ import websockets
 
 from conftest import LiveServer, ServerFactory, free_port
 from faqbot.exceptions import ConfigError
-from faqbot.sessions import MemoryStore, RedisStore, new_id, open_store, valid_id
+from faqbot.server.sessions import FallbackStore, MemoryStore, RedisStore, new_id, open_store, valid_id
 
 
 class FakeClock:
@@ -76,11 +76,25 @@ def test_memory_store_is_bounded_dropping_the_least_recently_used() -> None:
         for name in ("a", "b", "c"):
             await store.set(f"session-{name}", {"n": name})
         await store.get("session-a")  # now b is the least recently used
-        await store.set("session-d", {})
+        await store.set("session-d", {"n": "d"})
         return [await store.get(f"session-{n}") is not None for n in "abcd"]
 
     assert run(go()) == [True, False, True, True]
     assert len(store) == 3
+
+
+def test_memory_store_churn_of_empty_sessions_keeps_conversations() -> None:
+    store = MemoryStore(max_sessions=100)
+
+    async def go() -> list[bool]:
+        for n in range(10):
+            await store.set(f"visitor-{n}", {"turns": n})
+        for n in range(1000):  # a flood of connect/close that never asks anything
+            await store.set(new_id(), {})
+        return [await store.get(f"visitor-{n}") is not None for n in range(10)]
+
+    assert run(go()) == [True] * 10
+    assert len(store) == 100
 
 
 def test_memory_store_drops_expired_sessions_on_write() -> None:
@@ -106,7 +120,7 @@ def test_session_ids_are_random_and_validated() -> None:
 
 def test_open_store() -> None:
     assert isinstance(open_store("memory", ttl=5, max_sessions=7), MemoryStore)
-    assert isinstance(open_store("redis://127.0.0.1:1/0"), RedisStore)
+    assert isinstance(open_store("redis://127.0.0.1:1/0"), FallbackStore)
     with pytest.raises(ConfigError, match="use 'memory' or redis://"):
         open_store("mongodb://somewhere")
 

@@ -57,6 +57,7 @@ def create_app(config: Config | None = None, *, bot: Bot | None = None, recorder
     app.add_route("/api/ask", http.ask, methods=["POST"])
     app.add_route("/api/feedback", http.feedback, methods=["POST"])
     app.add_route("/health", http.health, methods=["GET"])
+    app.add_route("/ready", http.ready, methods=["GET"])
     app.add_route("/", http.index, methods=["GET"])
     app.add_route("/admin/reload", http.reload, methods=["POST"])
     app.add_route("/admin/report", http.report, methods=["GET"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
+import logging
 import secrets
 from typing import Any
 
@@ -15,9 +15,12 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from .. import protocol
 from .. import report as reports
 from ..protocol import ErrorCode, FrameError
-from ..sessions import new_id, valid_id
+from .limits import PENALTY
 from .runtime import ReloadFailed, Runtime, widget_dir
 from .security import PAGE_HEADERS
+from .sessions import valid_id
+
+log = logging.getLogger("faqbot.server.http")
 
 HTTP_STATUS = {
     ErrorCode.BAD_JSON: status.HTTP_400_BAD_REQUEST,
@@ -33,6 +36,11 @@ def error_response(code: str, message: str, http_status: int, **extra: Any) -> J
     return JSONResponse({"error": {"code": code, "message": message, **extra}}, status_code=http_status)
 
 
+def _client(request: Request) -> str:
+    # uvicorn has already replaced a trusted proxy's address with the one it forwarded for.
+    return request.client.host if request.client else "unknown"
+
+
 def _runtime(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
@@ -42,22 +50,47 @@ async def _json_body(request: Request, limit: int) -> dict[str, Any]:
     if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
         # Also keeps other sites' pages from posting here without a CORS preflight.
         raise FrameError(ErrorCode.BAD_FRAME, "Send the request body as JSON with 'Content-Type: application/json'.")
-    body = await request.body()
-    if len(body) > limit:
-        raise FrameError(ErrorCode.TOO_LONG, f"The request body is larger than {limit} bytes; send a shorter text.")
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise FrameError(ErrorCode.BAD_JSON, "The request body is not valid JSON.") from None
+    too_long = FrameError(ErrorCode.TOO_LONG, f"The request body is larger than {limit} bytes; send a shorter text.")
+    declared = request.headers.get("content-length", "")
+    if declared.isdecimal() and int(declared) > limit:
+        raise too_long
+    # Counted while it streams in: a huge body is refused at the limit, never held in memory whole.
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_long
+        chunks.append(chunk)
+    data = protocol.loads(b"".join(chunks))
     if not isinstance(data, dict):
         raise FrameError(ErrorCode.BAD_FRAME, "The request body must be a JSON object like {\"text\": \"...\"}.")
     return data
+
+
+def _frame_error(exc: FrameError) -> Response:
+    response = error_response(exc.code, str(exc), HTTP_STATUS.get(exc.error_code, 400))
+    if exc.error_code is ErrorCode.TOO_LONG:
+        # The rest of an oversized body is never read: close rather than drain it to reuse the connection.
+        response.headers["connection"] = "close"
+    return response
+
+
+async def _over_rate(request: Request) -> Response | None:
+    if await _runtime(request).clients.hit(_client(request)):
+        return None
+    await asyncio.sleep(PENALTY)
+    exc = FrameError(ErrorCode.RATE_LIMITED)
+    return error_response(exc.code, str(exc), status.HTTP_429_TOO_MANY_REQUESTS)
 
 
 async def ask(request: Request) -> Response:
     """``{"text": ..., "session": optional}`` -> ``{"session", "turn", "reply"}``."""
     runtime = _runtime(request)
     cfg = runtime.config
+    limited = await _over_rate(request)
+    if limited is not None:
+        return limited
     try:
         data = await _json_body(request, cfg.max_frame)
         text, session = data.get("text"), data.get("session")
@@ -68,38 +101,50 @@ async def ask(request: Request) -> Response:
                                                   "string.")
         if session is not None and not isinstance(session, str):
             raise FrameError(ErrorCode.BAD_FRAME, "'session' must be the string returned by an earlier call.")
+        if not protocol.is_text(text):
+            raise FrameError(ErrorCode.BAD_FRAME, "'text' is not valid text (it holds a lone surrogate).")
     except FrameError as exc:
-        return error_response(exc.code, str(exc), HTTP_STATUS.get(exc.error_code, 400))
-    state = await runtime.store.get(session) if session and valid_id(session) else None
-    if state is None or session is None:
-        session, state = new_id(), {}
-    conv = runtime.bot.conversation(state)
-    reply = conv.ask(text)
-    await runtime.store.set(session, conv.state.to_dict())
-    turn = "h-" + secrets.token_hex(6)
-    runtime.record_turn(session, turn, text, reply, "http")
-    return JSONResponse({"session": session, "turn": turn, "reply": reply.to_dict()})
+        return _frame_error(exc)
+    turn_id = "h-" + secrets.token_hex(6)
+    try:
+        session, state, _ = await runtime.open_session(session)
+        turn = await runtime.turn(session, state, turn_id=turn_id, channel="http", text=text)
+    except Exception:
+        log.exception("internal error answering /api/ask")
+        return error_response(ErrorCode.INTERNAL.value, protocol.MESSAGES[ErrorCode.INTERNAL],
+                              status.HTTP_500_INTERNAL_SERVER_ERROR)
+    return JSONResponse({"session": turn.session, "turn": turn_id, "reply": turn.reply.to_dict()})
 
 
 async def feedback(request: Request) -> Response:
     """``{"session", "turn", "vote"}``: thumbs up or down on an ``/api/ask`` reply."""
     runtime = _runtime(request)
+    limited = await _over_rate(request)
+    if limited is not None:
+        return limited
     try:
         data = await _json_body(request, runtime.config.max_frame)
         session, turn, vote = data.get("session"), data.get("turn"), data.get("vote")
         if not (isinstance(session, str) and valid_id(session) and isinstance(turn, str)
-                and 0 < len(turn) <= protocol.MAX_ID and vote in ("up", "down")):
+                and 0 < len(turn) <= protocol.MAX_ID and protocol.is_text(turn) and vote in ("up", "down")):
             raise FrameError(ErrorCode.BAD_FRAME, "Send {\"session\", \"turn\"} from an /api/ask answer and "
                                                   "\"vote\": \"up\" or \"down\".")
     except FrameError as exc:
-        return error_response(exc.code, str(exc), HTTP_STATUS.get(exc.error_code, 400))
+        return _frame_error(exc)
     runtime.record_feedback(session, turn, vote)
     return JSONResponse({"status": "ok"})
 
 
 async def health(request: Request) -> Response:
-    kb = _runtime(request).bot.kb
-    return JSONResponse({"status": "ok", "entries": len(kb.entries), "version": kb.version})
+    """Liveness: 200 while the process answers, with what it serves and how its dependencies are doing."""
+    return JSONResponse(_runtime(request).health())
+
+
+async def ready(request: Request) -> Response:
+    """Readiness: 503 while the session store is down, so a load balancer can steer visitors elsewhere."""
+    runtime = _runtime(request)
+    return JSONResponse(runtime.health(), status_code=status.HTTP_200_OK if runtime.ready
+                        else status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
 async def index(request: Request) -> Response:
@@ -132,14 +177,15 @@ async def reload(request: Request) -> Response:
         return denied
     runtime = _runtime(request)
     try:
-        previous = await runtime.reload()
+        previous = await runtime.reload(force=request.query_params.get("force") in ("1", "true", "yes"))
     except ReloadFailed as exc:
         return error_response("invalid_knowledge", f"The knowledge base was not reloaded; fix it and retry: {exc}",
                               status.HTTP_422_UNPROCESSABLE_CONTENT, errors=exc.details(),
-                              serving=runtime.bot.kb.version)
+                              serving=runtime.bot.kb.version, content=runtime.kb_hash)
     kb = runtime.bot.kb
     restarting = runtime.restart_sibling_workers()
     return JSONResponse({"status": "reloaded", "entries": len(kb.entries), "version": kb.version,
+                         "content": runtime.kb_hash,
                          "previous": previous.kb.version, **({"workers": "restarting"} if restarting else {})})
 
 
@@ -153,7 +199,7 @@ async def report(request: Request) -> Response:
         return error_response("logging_off", "Conversation logging is off, so there is nothing to report; "
                                              "start the server with logging on.", status.HTTP_409_CONFLICT)
     raw_days = request.query_params.get("days")
-    if raw_days is not None and not (raw_days.isdigit() and int(raw_days) > 0):
+    if raw_days is not None and not (raw_days.isascii() and raw_days.isdecimal() and 0 < int(raw_days) < 100_000):
         return error_response("bad_request", "'days' must be a whole number of days, for example ?days=7.",
                               status.HTTP_400_BAD_REQUEST)
     days = int(raw_days) if raw_days else None

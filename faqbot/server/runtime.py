@@ -3,33 +3,50 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import signal
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..bot import Bot
 from ..config import DEFAULT_LOG_DB, Config
 from ..exceptions import KnowledgeError, KnowledgeErrors
-from ..limits import Slots
+from ..models import Reply
+from ..protocol import ErrorCode, FrameError
 from ..recorder import Recorder
-from ..sessions import SessionStore, open_store
+from .limits import ClientLimits, Slots
+from .sessions import FallbackStore, SessionStore, State, new_id, valid_id
+from .sessions import open_store
 
 log = logging.getLogger("faqbot.server")
 
 
 
 class ReloadFailed(Exception):
-    """The new knowledge base did not validate; the old one keeps serving."""
+    """The new knowledge base did not validate, or would lose too much; the old one keeps serving."""
 
-    def __init__(self, error: KnowledgeError) -> None:
+    def __init__(self, error: KnowledgeError | str) -> None:
         super().__init__(str(error))
         self.error = error
 
     def details(self) -> list[dict[str, Any]]:
+        if isinstance(self.error, str):
+            return [{"file": None, "line": None, "field": None, "message": self.error}]
         errors = self.error.errors if isinstance(self.error, KnowledgeErrors) else [self.error]
         return [{"file": e.file, "line": e.line, "field": e.field, "message": str(e)} for e in errors]
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One answered message: the reply and the conversation state it leaves behind."""
+
+    session: str
+    reply: Reply
+    state: State
 
 
 class Runtime:
@@ -43,8 +60,15 @@ class Runtime:
         self.recorder = recorder
         self._own_recorder = False
         self.connections = Slots(config.max_connections)
+        store = self.store
+        pool = store.primary.client.connection_pool if isinstance(store, FallbackStore) else None
+        self.clients = ClientLimits(rate=config.client_rate, max_sockets=config.max_client_sockets, redis_pool=pool,
+                                    shared_ok=lambda: not isinstance(store, FallbackStore) or store.healthy)
+        # Replies are computed here, off the event loop, so one long message does not stall every socket.
+        self._pool = ThreadPoolExecutor(max_workers=max(1, config.turn_threads), thread_name_prefix="faqbot-turn")
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self.kb_hash = content_hash(bot)
 
     @property
     def knowledge_source(self) -> str | None:
@@ -55,16 +79,76 @@ class Runtime:
         if self.recorder is None and self.config.logging:
             self.recorder = _open_recorder(self.config)
             self._own_recorder = self.recorder is not None
+        if isinstance(self.store, FallbackStore):
+            await self.store.probe()
+            self._spawn(self.store.watch())
 
     async def stop(self) -> None:
         for task in list(self._tasks):
             task.cancel()
         await self.store.close()
+        self._pool.shutdown(wait=True, cancel_futures=False)
         if self._own_recorder and self.recorder is not None:
             await asyncio.to_thread(self.recorder.close)
 
-    async def reload(self) -> Bot:
-        """Load the KB again and swap it in atomically; ``ReloadFailed`` leaves the old one serving."""
+    # --- the use case: one visitor turn -----------------------------------------------------------------
+
+    async def open_session(self, asked: str | None) -> tuple[str, State, bool]:
+        """``asked``'s session if it is alive, else a fresh one: ``(session, state, resumed)``."""
+        if asked and valid_id(asked):
+            state = await self.store.get(asked)
+            if state is not None:
+                return asked, state, True
+        return new_id(), {}, False
+
+    async def turn(self, session: str, state: State, *, turn_id: str, channel: str, text: str | None = None,
+                   pick: str | None = None) -> Turn:
+        """Answer ``text`` (or the clarification option ``pick``), save the state, record the turn.
+
+        The websocket and HTTP routes both come here, so they answer, store and log alike. Raises
+        ``FrameError(UNKNOWN_ENTRY)`` for an option the KB no longer has.
+        """
+        bot = self.bot
+        if pick is not None and not bot.kb.has(pick):
+            raise FrameError(ErrorCode.UNKNOWN_ENTRY, id=turn_id)
+        def answer() -> tuple[Reply, State]:
+            conv = bot.conversation(state)
+            reply = conv.pick(pick) if pick is not None else conv.ask(text or "")
+            # Recorded here too (redaction costs regex passes over the text), with the option's question as
+            # the text of a pick: what the visitor chose to ask.
+            self.record_turn(session, turn_id, bot.kb.entry(pick).question if pick is not None else (text or ""),
+                             reply, channel)
+            return reply, conv.state.to_dict()
+
+        reply, new_state = await asyncio.get_running_loop().run_in_executor(self._pool, answer)
+        await self.store.set(session, new_state)
+        return Turn(session, reply, new_state)
+
+    def health(self) -> dict[str, Any]:
+        """What ``/health`` shows: the KB served, the session store and the log's counters."""
+        kb = self.bot.kb
+        sessions = self.store.status if isinstance(self.store, FallbackStore) else "memory"
+        info: dict[str, Any] = {"status": "ok" if sessions != "degraded" else "degraded",
+                                "entries": len(kb.entries), "version": kb.version, "content": self.kb_hash,
+                                "sessions": sessions}
+        stats = getattr(self.recorder, "stats", None)
+        if callable(stats):
+            info["log"] = stats()
+        return info
+
+    @property
+    def ready(self) -> bool:
+        """Whether a load balancer should send this process traffic: sessions are shared as configured."""
+        return not (isinstance(self.store, FallbackStore) and not self.store.healthy)
+
+    # --- reloads ------------------------------------------------------------------------------------------
+
+    async def reload(self, *, force: bool = False) -> Bot:
+        """Load the KB again and swap it in atomically; ``ReloadFailed`` leaves the old one serving.
+
+        Unless ``force``, a KB that loses more than ``reload_max_loss`` of its entries, or of the passing cases
+        of its answer suite, is refused: an emptied or half-saved file should not reach visitors.
+        """
         async with self._reload_lock:
             source = self.knowledge_source
             try:
@@ -72,10 +156,22 @@ class Runtime:
             except KnowledgeError as exc:
                 log.error("knowledge reload rejected, still serving version %s:\n%s", self.bot.kb.version, exc)
                 raise ReloadFailed(exc) from None
+            if not force:
+                problem = await asyncio.to_thread(_losses, self.bot, bot, self.config.reload_max_loss)
+                if problem:
+                    log.error("knowledge reload refused, still serving version %s: %s", self.bot.kb.version,
+                              problem)
+                    raise ReloadFailed(problem)
             previous, self.bot = self.bot, bot
+            self.kb_hash = content_hash(bot)
             log.info("knowledge reloaded from %s: version %s -> %s, %d entries", source or "the bundled KB",
                      previous.kb.version, bot.kb.version, len(bot.kb.entries))
             return previous
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def restart_sibling_workers(self) -> bool:
         """Under ``run()`` with several workers, have uvicorn's supervisor restart them all on the new KB.
@@ -96,9 +192,7 @@ class Runtime:
             except ReloadFailed:
                 pass
 
-        task = asyncio.get_running_loop().create_task(go())
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(go())
 
     def install_sighup(self) -> bool:
         """Reload on SIGHUP; only possible in the main thread of a process (not under a test's thread)."""
@@ -134,6 +228,43 @@ class Runtime:
             self.recorder.record_feedback(session, turn, vote)
         except Exception:
             log.warning("recorder failed to record feedback", exc_info=True)
+
+
+def content_hash(bot: Bot) -> str:
+    """A hash of the KB's files (or of its entries when built in Python): changes whenever the content does."""
+    digest = hashlib.sha256()
+    root = Path(bot.kb.path) if bot.kb.path else None
+    if root is not None and root.is_dir():
+        for path in sorted(root.rglob("*")):
+            if path.is_file() and path.suffix in (".yaml", ".yml"):
+                digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
+    else:
+        for entry in bot.kb.entries:
+            digest.update(repr(entry).encode("utf-8", "replace"))
+    return digest.hexdigest()[:16]
+
+
+def _losses(old: Bot, new: Bot, max_loss: float) -> str | None:
+    """Why ``new`` loses too much against ``old``, or None."""
+    before, after = len(old.kb.entries), len(new.kb.entries)
+    if after < before * (1 - max_loss):
+        return (f"the new knowledge base has {after} entries where {before} are served (more than "
+                f"{max_loss:.0%} lost); if that is intended, reload with ?force=1")
+    suite = Path(new.kb.path) / "tests.yaml" if new.kb.path else None
+    if suite is None or not suite.is_file():
+        return None
+    from ..suite import load_suite, run_suite
+
+    try:
+        cases, conversations = load_suite(suite)
+    except KnowledgeError as exc:
+        return f"its answer suite does not load: {exc}"
+    passed_before = sum(o.passed for o in run_suite(old, cases, conversations).outcomes)
+    passed_after = sum(o.passed for o in run_suite(new, cases, conversations).outcomes)
+    if passed_after < passed_before * (1 - max_loss):
+        return (f"its answer suite passes {passed_after} cases where the served KB passes {passed_before} (more "
+                f"than {max_loss:.0%} lost); fix the KB or reload with ?force=1")
+    return None
 
 
 def _open_recorder(config: Config) -> Any:

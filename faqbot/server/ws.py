@@ -14,12 +14,11 @@ from starlette.types import Message
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import protocol
-from ..limits import TokenBucket
-from ..models import Reply
 from ..protocol import ErrorCode, FrameError
-from ..sessions import new_id, valid_id
+from .limits import PENALTY, TokenBucket
 from .runtime import Runtime
 from .security import origin_allowed
+from .sessions import tag
 
 log = logging.getLogger("faqbot.server.ws")
 
@@ -28,12 +27,15 @@ CLOSE_FORBIDDEN = status.WS_1008_POLICY_VIOLATION
 CLOSE_BUSY = status.WS_1013_TRY_AGAIN_LATER
 
 
-class Phase(str, enum.Enum):
-    """A connection's life: welcomed and serving frames, then closed (by either side)."""
+class Phase(enum.Enum):
+    """A connection's life: opening (session chosen, not yet welcomed), serving frames, closed."""
 
     OPENING = "opening"
     SERVING = "serving"
     CLOSED = "closed"
+
+
+_NEXT = {Phase.OPENING: {Phase.SERVING, Phase.CLOSED}, Phase.SERVING: {Phase.CLOSED}, Phase.CLOSED: set()}
 
 
 async def endpoint(websocket: WebSocket) -> None:
@@ -43,14 +45,27 @@ async def endpoint(websocket: WebSocket) -> None:
         log.info("websocket refused: origin %r not allowed", headers.get("origin"))
         await _refuse(websocket, ErrorCode.FORBIDDEN_ORIGIN, CLOSE_FORBIDDEN)
         return
-    if not runtime.connections.acquire():
-        log.warning("websocket refused: %d connections open (max_connections)", runtime.connections.used)
+    client = websocket.client.host if websocket.client else "unknown"
+    if not await runtime.clients.hit(client):
+        # Opening a socket costs a handshake and a session lookup: it counts against the client's rate too.
+        await asyncio.sleep(PENALTY)
+        await _refuse(websocket, ErrorCode.RATE_LIMITED, CLOSE_BUSY)
+        return
+    if not runtime.clients.open_socket(client):
+        log.info("websocket refused: one client holds %d (max_client_sockets)", runtime.clients.max_sockets)
         await _refuse(websocket, ErrorCode.TOO_MANY_CONNECTIONS, CLOSE_BUSY)
         return
     try:
-        await Connection(websocket, runtime).run()
+        if not runtime.connections.acquire():
+            log.warning("websocket refused: %d connections open (max_connections)", runtime.connections.used)
+            await _refuse(websocket, ErrorCode.TOO_MANY_CONNECTIONS, CLOSE_BUSY)
+            return
+        try:
+            await Connection(websocket, runtime, client=client).run()
+        finally:
+            runtime.connections.release()
     finally:
-        runtime.connections.release()
+        runtime.clients.close_socket(client)
 
 
 async def _refuse(websocket: WebSocket, code: ErrorCode, close_code: int) -> None:
@@ -66,9 +81,10 @@ async def _refuse(websocket: WebSocket, code: ErrorCode, close_code: int) -> Non
 class Connection:
     """One websocket: its session, its conversation state and its limits."""
 
-    def __init__(self, websocket: WebSocket, runtime: Runtime) -> None:
+    def __init__(self, websocket: WebSocket, runtime: Runtime, *, client: str) -> None:
         self.ws = websocket
         self.runtime = runtime
+        self.client = client
         cfg = runtime.config
         self.bucket = TokenBucket(cfg.rate, cfg.burst)
         self.phase = Phase.OPENING
@@ -76,20 +92,25 @@ class Connection:
         self.state: dict[str, Any] = {}
         self.last_active = time.monotonic()
 
+    def _enter(self, phase: Phase) -> None:
+        if phase not in _NEXT[self.phase]:
+            raise RuntimeError(f"a websocket connection cannot go from {self.phase.value} to {phase.value}")
+        self.phase = phase
+
     async def run(self) -> None:
         try:
-            asked = self.ws.query_params.get("session")
-            found = await self._load(asked) if asked else False
-            if not found:
-                await self._fresh()
+            # A new session is stored with its first turn, not now: opening sockets in a loop must not fill the
+            # store (or Redis) with empty sessions. A reconnect before the first question gets a fresh id, which
+            # loses nothing.
+            self.session, self.state, found = await self.runtime.open_session(self.ws.query_params.get("session"))
             await self.ws.accept()
-            self.phase = Phase.SERVING
+            self._enter(Phase.SERVING)
             await self._send(protocol.welcome(self.session, resumed=found, intro=self.runtime.bot.welcome()))
             await self._serve()
         except WebSocketDisconnect:
             pass
         finally:
-            self.phase = Phase.CLOSED
+            self._enter(Phase.CLOSED)
 
     async def _serve(self) -> None:
         cfg = self.runtime.config
@@ -114,36 +135,36 @@ class Connection:
     async def _handle(self, raw: str | bytes) -> None:
         cfg = self.runtime.config
         if not self.bucket.take():
-            log.debug("rate limited session %s", self.session)
+            log.debug("rate limited session %s", tag(self.session))
+            await asyncio.sleep(PENALTY)  # and read nothing more from this socket meanwhile
             await self._send(protocol.error(_peek_id(raw, cfg.max_frame), ErrorCode.RATE_LIMITED))
             return
         try:
             frame = protocol.parse(raw, max_text=cfg.max_text, max_frame=cfg.max_frame)
             if not isinstance(frame, protocol.Ping):
                 self.last_active = time.monotonic()
+                # The same client's other sockets and HTTP calls draw on the same allowance.
+                if not await self.runtime.clients.hit(self.client):
+                    await asyncio.sleep(PENALTY)
+                    raise FrameError(ErrorCode.RATE_LIMITED, id=frame.id)
             answer = await self._dispatch(frame)
         except FrameError as exc:
-            log.debug("bad frame (%s) on session %s: %s", exc.code, self.session, exc)
+            log.debug("bad frame (%s) on session %s", exc.code, tag(self.session))
             answer = exc.to_frame()
         except (WebSocketDisconnect, asyncio.CancelledError):
             raise
         except Exception:
-            log.exception("internal error on session %s", self.session)
+            log.exception("internal error on session %s", tag(self.session))
             answer = protocol.error(_peek_id(raw, cfg.max_frame), ErrorCode.INTERNAL)
         await self._send(answer)
 
     async def _dispatch(self, frame: protocol.ClientFrame) -> dict[str, Any]:
-        if isinstance(frame, protocol.Message):
-            conv = self.runtime.bot.conversation(self.state)
-            return await self._turn(frame.id, frame.text, conv.ask(frame.text), conv.state.to_dict())
-        if isinstance(frame, protocol.Pick):
-            bot = self.runtime.bot
-            if not bot.kb.has(frame.entry):
-                raise FrameError(ErrorCode.UNKNOWN_ENTRY, id=frame.id)
-            conv = bot.conversation(self.state)
-            reply = conv.pick(frame.entry)
-            # Recorded with the option's question as text: what the visitor chose to ask.
-            return await self._turn(frame.id, bot.kb.entry(frame.entry).question, reply, conv.state.to_dict())
+        if isinstance(frame, (protocol.Message, protocol.Pick)):
+            text, pick = (frame.text, None) if isinstance(frame, protocol.Message) else (None, frame.entry)
+            turn = await self.runtime.turn(self.session, self.state, turn_id=frame.id, channel="ws", text=text,
+                                           pick=pick)
+            self.state = turn.state
+            return protocol.reply(frame.id, turn.reply)
         if isinstance(frame, protocol.Feedback):
             self.runtime.record_feedback(self.session, frame.reply, frame.vote.value)
             return protocol.ack(frame.id)
@@ -152,28 +173,16 @@ class Connection:
             return protocol.resumed(frame.id, self.session, found=found)
         return protocol.pong(frame.id)
 
-    async def _turn(self, frame_id: str, text: str, reply: Reply, state: dict[str, Any]) -> dict[str, Any]:
-        self.state = state
-        await self.runtime.store.set(self.session, state)
-        self.runtime.record_turn(self.session, frame_id, text, reply, "ws")
-        return protocol.reply(frame_id, reply)
-
     async def _load(self, session: str) -> bool:
         """Switch to a stored session if it is alive; False leaves the current one in place."""
-        if not valid_id(session):
-            return False
-        state = await self.runtime.store.get(session)
-        if state is None:
-            return False
-        self.session, self.state = session, state
-        return True
-
-    async def _fresh(self) -> None:
-        # Stored at once, so a reconnect before the first question still resumes this session.
-        self.session, self.state = new_id(), {}
-        await self.runtime.store.set(self.session, self.state)
+        found, state, ok = await self.runtime.open_session(session)
+        if ok:
+            self.session, self.state = found, state
+        return ok
 
     async def _send(self, frame: dict[str, Any]) -> None:
+        if self.phase is not Phase.SERVING:
+            raise RuntimeError(f"cannot send a frame to a websocket that is {self.phase.value}")
         await self.ws.send_text(protocol.dumps(frame))
 
 
