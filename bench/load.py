@@ -31,6 +31,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from faqbot.logstore import describe
+
 REPO = Path(__file__).resolve().parent.parent
 RESULTS = REPO / "bench" / "results" / "load.json"
 QUESTIONS = [
@@ -246,6 +248,15 @@ def versions() -> dict[str, str]:
             "websockets": websockets.__version__, "uvicorn_ws": WS_IMPL}
 
 
+def logged_turns(log_db: str) -> int:
+    from contextlib import closing
+
+    from faqbot.logstore import open_readonly
+
+    with closing(open_readonly(log_db)) as db:
+        return sum(day["turns"] for day in db.day_counts(0.0).values())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.load", description=__doc__.splitlines()[0])
     parser.add_argument("--clients", type=int, default=1000)
@@ -253,6 +264,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="runs per target; the median-throughput run is "
                         "reported (default 3)")
     parser.add_argument("--logging", action="store_true", help="record turns in a throwaway SQLite log (issue 8)")
+    parser.add_argument("--log-db", help="record turns to this log instead (an empty PostgreSQL database's "
+                        "postgresql:// URL, issue 19); implies --logging")
     parser.add_argument("--output", default=str(RESULTS))
     parser.add_argument("--knowledge", help="knowledge directory (default: the bundled KB)")
     parser.add_argument("--serve-echo", type=int, metavar="PORT", help=argparse.SUPPRESS)
@@ -268,13 +281,16 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         faq_port, echo_port = free_port(), free_port()
         urls = {"faqbot": f"ws://127.0.0.1:{faq_port}/ws", "echo": f"ws://127.0.0.1:{echo_port}/"}
-        with faqbot_server(faq_port, logging=args.logging, log_db=str(Path(tmp) / "log.sqlite3"),
+        logging = args.logging or bool(args.log_db)
+        log_db = args.log_db or str(Path(tmp) / "log.sqlite3")
+        with faqbot_server(faq_port, logging=logging, log_db=log_db,
                            knowledge=args.knowledge, env=ONE_ADDRESS_MANY_VISITORS), echo_server(echo_port):
             for n in range(args.rounds):
                 # Alternate the order so neither target always runs on a warmer or quieter machine.
                 for target in (("faqbot", "echo") if n % 2 == 0 else ("echo", "faqbot")):
                     rounds[target].append(_run(load(urls[target], target, args.clients, args.messages,
                                                     welcome=target == "faqbot")))
+        logged = logged_turns(log_db) if logging else None  # the server has stopped: its writer has committed
     results = [_median(rounds["faqbot"]), _median(rounds["echo"])]
     faq, echo = results
     ratio = faq.throughput / echo.throughput if echo.throughput else 0.0
@@ -282,7 +298,10 @@ def main(argv: list[str] | None = None) -> int:
         "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), **versions()},
         "command": "python -m bench.load " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "logging": args.logging,
+        "logging": logging,
+        "log": describe(log_db) if logging else None,
+        "turns_answered": sum(r.replies for r in rounds["faqbot"]) if logging else None,
+        "turns_logged": logged,
         "results": [asdict(r) for r in results],
         "rounds": {k: [asdict(r) for r in v] for k, v in rounds.items()},
         "ratio": round(ratio, 3),
@@ -296,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
     for r in results:
         if r.errors:
             print(f"{r.target} errors: {r.errors}")
+    if logging:
+        print(f"conversation log {report['log']}: {logged} turns logged of {report['turns_answered']} answered")
     print(f"written to {out}")
     return 0 if all(report["targets"].values()) else 1
 

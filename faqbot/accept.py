@@ -63,10 +63,10 @@ class Outcome:
 class Session:
     """One KB directory and one conversation log: proposals to review, and a guarded way to apply them."""
 
-    def __init__(self, directory: Path, *, log_db: Path, encoder: EncoderChoice = "default", days: int | None = None,
-                 tests: str | Path | None = None) -> None:
+    def __init__(self, directory: Path, *, log_db: str | Path, encoder: EncoderChoice = "default",
+                 days: int | None = None, tests: str | Path | None = None) -> None:
         self.directory = directory
-        self.log_db = log_db
+        self.log_db = log_db  # a SQLite file or a postgresql:// URL
         self.encoder = encoder
         self.days = days
         self.tests = Path(tests) if tests else directory / "tests.yaml"
@@ -79,7 +79,7 @@ class Session:
         if not knowledge:
             raise ConfigError(f"pass --knowledge DIR with your own knowledge base; accepting writes into its files "
                               f"(the bundled one at {directory} belongs to the installed package)")
-        return cls(directory, log_db=Path(log_db), encoder=encoder, days=days, tests=tests)
+        return cls(directory, log_db=log_db, encoder=encoder, days=days, tests=tests)
 
     def proposals(self) -> list[Proposal]:
         engine = self.bot.engine

@@ -54,7 +54,8 @@ def add_commands(sub: Any, common: argparse.ArgumentParser) -> None:
                                    "rolled back.")
     p.add_argument("ids", nargs="*", help="suggestion ids to accept; none: go through them one by one")
     p.add_argument("--log-db", "--db", dest="log_db", default=None,
-                   help="the conversation log (default: $FAQBOT_LOG_DB or faqbot-log.sqlite3)")
+                   help="the conversation log, a SQLite file or postgresql:// URL (default: "
+                        "$FAQBOT_LOG_DB or faqbot-log.sqlite3)")
     p.add_argument("--days", type=int, default=None, help="only the last N days (default: the whole log)")
     p.add_argument("--to", default=None, metavar="ENTRY", help="add the phrasings to this entry instead of the "
                                                                "one proposed (one id only)")

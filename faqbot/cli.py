@@ -222,7 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="comma-separated proxy addresses or networks whose X-Forwarded-For is believed "
                         "($FAQBOT_TRUSTED_PROXIES)")
     p.add_argument("--admin-token", default=None, help="bearer token enabling /admin routes ($FAQBOT_ADMIN_TOKEN)")
-    p.add_argument("--log-db", default=None, help="SQLite file of conversation logs ($FAQBOT_LOG_DB)")
+    p.add_argument("--log-db", default=None, help="the conversation log: a SQLite file, or a postgresql:// URL "
+                                                   "to share one log between servers ($FAQBOT_LOG_DB)")
     p.add_argument("--no-log", action="store_true", help="record nothing ($FAQBOT_LOGGING=off)")
     p.add_argument("--retention-days", type=int, default=None,
                    help="days the log keeps a turn (default 90; $FAQBOT_RETENTION_DAYS)")
@@ -231,7 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", parents=[common], help="what people asked that the bot could not answer, from the "
                                                        "conversation log")
     p.add_argument("--log-db", "--db", dest="log_db", default=None,
-                   help="the conversation log (default: $FAQBOT_LOG_DB or faqbot-log.sqlite3)")
+                   help="the conversation log, a SQLite file or postgresql:// URL (default: "
+                        "$FAQBOT_LOG_DB or faqbot-log.sqlite3)")
     p.add_argument("--format", choices=("table", "json", "csv", "html"), default="table", help="output format")
     p.add_argument("--days", type=int, default=None, help="only the last N days (default: the whole log)")
     p.add_argument("--suggest", action="store_true", help="print phrasings to add to entries, as YAML to paste "

@@ -1,8 +1,10 @@
-"""The conversation log: every turn and vote, redacted, written to SQLite by a background thread.
+"""The conversation log: every turn and vote, redacted, written to SQLite or PostgreSQL by a background thread.
 
 Authors read it back with ``faqbot report`` (faqbot/report.py) to see what people asked that the bot could not
-answer; the file's schema and SQL live in faqbot/logstore.py. Callers only redact and queue; one writer thread
-owns the database and commits in batches, so a reply never waits on the disk. The database runs in WAL mode, so a killed process leaves it readable.
+answer; the schemas and SQL live in faqbot/logstore.py and faqbot/logstore_pg.py. Callers only redact and queue;
+one writer thread owns the database and commits in batches, so a reply never waits on the disk or the network.
+When the database is away (locked, restarting, unreachable) the writer retries the batch with backoff while new
+turns wait in a bounded queue; what overflows is counted as dropped, what the database refuses as failed.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ import json
 import logging
 import queue
 import re
-import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 
 from . import logstore
 from .exceptions import ConfigError
-from .logstore import BUSY_TIMEOUT, SCHEMA_VERSION, connect  # noqa: F401 - SCHEMA_VERSION, connect: re-exported
+from .logstore import BUSY_TIMEOUT, SCHEMA_VERSION  # noqa: F401 - SCHEMA_VERSION: re-exported
 from .models import Reply, ReplyType
 
 log = logging.getLogger("faqbot.recorder")
@@ -33,6 +34,7 @@ MAX_QUEUE = 10_000  # beyond this the writer is stuck; drop turns rather than gr
 BATCH = 500
 PURGE_EVERY = 3600.0  # seconds between retention sweeps in a long-running writer
 DAY = 86_400.0
+RETRY_FIRST, RETRY_MAX = 0.05, 2.0  # seconds between attempts at a batch the database could not take
 # Crisis messages are the most sensitive thing anyone types here; the log keeps only that one happened.
 CRISIS_TEXT = "[crisis message not recorded]"
 PLACEHOLDERS = ("[email]", "[phone]", "[number]", "[name]", "[address]", "[date]", "[record]", "[health status]")
@@ -101,25 +103,27 @@ _Item = tuple[str, tuple[Any, ...]] | tuple[str, threading.Event] | tuple[str, N
 
 
 class Recorder:
-    """Records turns and votes to a SQLite file; ``enabled=False`` makes every call a no-op and creates nothing."""
+    """Records turns and votes to a SQLite file, or to PostgreSQL when ``path`` is a ``postgresql://`` URL;
+    ``enabled=False`` makes every call a no-op and creates nothing."""
 
     def __init__(self, path: str | Path, *, enabled: bool = True, retention_days: int = 90) -> None:
         if retention_days < 1:
             raise ConfigError(f"retention_days={retention_days}: keep logs at least 1 day, or turn logging off "
                               "(--no-log, FAQBOT_LOGGING=off) to keep nothing")
-        self.path: Path | None = Path(path) if enabled else None
+        # A URL stays a string (readers such as /admin/report open it again); a file is a Path.
+        self.path: str | Path | None = None if not enabled else path if logstore.is_url(path) else Path(path)
         self.retention_days = retention_days
         self._queue: queue.Queue[_Item] = queue.Queue(MAX_QUEUE)
         self._lock = threading.Lock()
         self._closed = self.path is None
-        self._dropped = 0
-        self._written = 0
-        self._failed = 0
+        self._counts = {"written": 0, "dropped": 0, "failed": 0}
+        self._count_lock = threading.Lock()
+        self._give_up = float("inf")  # monotonic time after which close() stops retrying a failed batch
         self._thread: threading.Thread | None = None
         if self.path is None:
             return
-        self._db = connect(self.path)
-        self._key = logstore.session_key(self._db)
+        self._store = logstore.open_writer(self.path)
+        self._key = self._store.session_key()
         self._thread = threading.Thread(target=self._run, name="faqbot-recorder", daemon=True)
         self._thread.start()
         # A daemon writer keeps a forgotten close() from hanging exit; this still commits what is queued.
@@ -129,15 +133,34 @@ class Recorder:
     def enabled(self) -> bool:
         return self.path is not None
 
+    @property
+    def written(self) -> int:
+        """Turns and votes committed to the log so far."""
+        return self._counts["written"]
+
+    @property
+    def dropped(self) -> int:
+        """Turns and votes never queued because the queue was full (the database away for too long)."""
+        return self._counts["dropped"]
+
+    @property
+    def failed(self) -> int:
+        """Turns and votes the database refused, or still unwritten when ``close`` gave up waiting for it."""
+        return self._counts["failed"]
+
+    def stats(self) -> dict[str, int]:
+        """The counters, and how many items wait in the queue."""
+        return {**self._counts, "queued": self._queue.qsize()}
+
     def record_turn(self, session: str, turn: str, text: str, reply: Reply, channel: str = "python") -> None:
         """Queue one turn: what was asked (redacted) and what kind of reply it got. Never blocks."""
         if self._closed:
             return
         kind = ReplyType(reply.type)
         options = json.dumps([o.entry for o in reply.options]) if reply.options else None
-        shown = CRISIS_TEXT if kind is ReplyType.CRISIS else redact(clean(text))[:MAX_TEXT]
+        shown = CRISIS_TEXT if kind is ReplyType.CRISIS else redact(_clean(text))[:MAX_TEXT]
         # The frame id is the client's choice too, so it could carry anything a message can.
-        row = (time.time(), self._pseudonym(session), redact(clean(str(turn)))[:128], clean(str(channel))[:16],
+        row = (time.time(), self._pseudonym(session), redact(_clean(turn))[:128], _clean(channel)[:16],
                shown, kind.value, reply.entry, float(reply.confidence), options)
         self._put(("turn", row))
 
@@ -148,12 +171,7 @@ class Recorder:
             raise ValueError(f"vote must be 'up' or 'down', not {vote!r}")
         if self._closed:
             return
-        self._put(("vote", (time.time(), self._pseudonym(session), redact(clean(str(turn)))[:128], value)))
-
-    def stats(self) -> dict[str, int]:
-        """Rows waiting, written since start, dropped (queue full) and lost (the database refused them)."""
-        return {"queued": self._queue.qsize(), "written": self._written, "dropped": self._dropped,
-                "failed": self._failed}
+        self._put(("vote", (time.time(), self._pseudonym(session), redact(_clean(turn))[:128], value)))
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until everything queued so far is committed; False if that took longer than ``timeout``."""
@@ -173,6 +191,7 @@ class Recorder:
                 return
             self._closed = True
         atexit.unregister(self.close)
+        self._give_up = time.monotonic() + BUSY_TIMEOUT
         if self._thread is not None:
             try:
                 self._queue.put(("stop", None), timeout=BUSY_TIMEOUT)
@@ -188,7 +207,7 @@ class Recorder:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Recorder({str(self.path)!r})" if self.path else "Recorder(enabled=False)"
+        return f"Recorder({logstore.describe(self.path)!r})" if self.path else "Recorder(enabled=False)"
 
     # --- internals -----------------------------------------------------------------------------------
 
@@ -200,10 +219,14 @@ class Recorder:
         try:
             self._queue.put_nowait(item)
         except queue.Full:
-            self._dropped += 1
-            if self._dropped == 1 or self._dropped % 1000 == 0:
-                log.warning("conversation log queue full (%d items); %d turns dropped so far",
-                            MAX_QUEUE, self._dropped)
+            dropped = self._count("dropped", 1)
+            if dropped == 1 or dropped % 1000 == 0:
+                log.warning("conversation log queue full (%d items); %d turns dropped so far", MAX_QUEUE, dropped)
+
+    def _count(self, name: str, n: int) -> int:
+        with self._count_lock:
+            self._counts[name] += n
+            return self._counts[name]
 
     def _run(self) -> None:
         next_purge = 0.0  # at once: rows past retention go when the log opens
@@ -213,23 +236,27 @@ class Recorder:
                 first: _Item | None = self._queue.get(timeout=max(0.0, next_purge - time.monotonic()))
             except queue.Empty:
                 first = None
+            if time.monotonic() >= next_purge:
+                self._purge()
+                next_purge = time.monotonic() + PURGE_EVERY
+            if first is None:
+                continue
+            batch = [first]
+            while len(batch) < BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
             try:
-                if time.monotonic() >= next_purge:
-                    self._purge()
-                    next_purge = time.monotonic() + PURGE_EVERY
-                if first is None:
-                    continue
-                batch = [first]
-                while len(batch) < BATCH:
-                    try:
-                        batch.append(self._queue.get_nowait())
-                    except queue.Empty:
-                        break
                 stop = self._write(batch)
-            except Exception:
-                # Whatever went wrong, the writer lives on: a dead writer would lose every later turn silently.
-                log.exception("conversation log writer hit an error; carrying on")
-        self._db.close()
+            except Exception:  # the writer must outlive anything a batch can do
+                log.exception("conversation log writer: unexpected error; %d items lost", len(batch))
+                self._count("failed", sum(1 for kind, _ in batch if kind in ("turn", "vote")))
+                stop = any(kind == "stop" for kind, _ in batch)
+        try:
+            self._store.close()
+        except Exception:
+            log.warning("could not close the conversation log cleanly", exc_info=True)
 
     def _write(self, batch: list[_Item]) -> bool:
         turns: list[tuple[Any, ...]] = []
@@ -246,50 +273,77 @@ class Recorder:
             elif kind == "stop":
                 stop = True
         if turns or votes:
-            try:
-                self._reopen_if_deleted()
-                logstore.insert(self._db, turns, votes)  # one transaction per batch
-                self._written += len(turns) + len(votes)
-            except Exception:
-                self._write_one_by_one(turns, votes)
+            self._insert(turns, votes)
         for waiter in waiters:
             waiter.set()
         return stop
 
-    def _write_one_by_one(self, turns: list[tuple[Any, ...]], votes: list[tuple[Any, ...]]) -> None:
-        """After a failed batch: keep every row the database takes, count and report the rest."""
-        lost = 0
-        for row in [([t], []) for t in turns] + [([], [v]) for v in votes]:
+    def _insert(self, turns: list[tuple[Any, ...]], votes: list[tuple[Any, ...]]) -> None:
+        """One transaction per batch; retried while the database is away, row by row when it refuses one."""
+        delay, outage = RETRY_FIRST, False
+        while True:
             try:
-                logstore.insert(self._db, *row)
-                self._written += 1
-            except Exception:
-                lost += 1
-        if lost:
-            self._failed += lost
-            log.warning("could not write %d rows to %s; they are lost (%d so far)", lost, self.path, self._failed,
-                        exc_info=True)
+                self._reopen_if_deleted()
+                self._store.insert(turns, votes)
+            except Exception as exc:
+                if not self._store.transient(exc):
+                    log.warning("the conversation log refused a batch (%s); writing its rows one by one", exc)
+                    self._one_by_one(turns, votes)
+                    return
+                if time.monotonic() >= self._give_up:
+                    self._count("failed", len(turns) + len(votes))
+                    log.warning("closing with the conversation log at %s unreachable; %d turns and %d votes lost",
+                                self._store.source, len(turns), len(votes))
+                    return
+                if not outage:
+                    outage = True
+                    why = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+                    log.warning("cannot write to the conversation log at %s (%s); retrying, new turns queue up "
+                                "to %d", self._store.source, why, MAX_QUEUE)
+                time.sleep(min(delay, max(0.0, self._give_up - time.monotonic())))
+                delay = min(delay * 2, RETRY_MAX)
+                continue
+            self._count("written", len(turns) + len(votes))
+            if outage:
+                log.warning("conversation log at %s reachable again", self._store.source)
+            return
 
     def _reopen_if_deleted(self) -> None:
         # Someone removed the log file (logrotate, a cleanup script): start a fresh one rather than write into
-        # an unlinked file nobody can read.
-        assert self.path is not None
-        if self.path.exists():
+        # an unlinked file nobody can read. (A PostgreSQL log has no file to lose.)
+        if not isinstance(self.path, Path) or self.path.exists():
             return
         log.warning("conversation log %s was deleted; starting a new one", self.path)
         try:
-            self._db.close()
+            self._store.close()
         except Exception:
             pass
-        self._db = logstore.connect(self.path)
-        self._key = logstore.session_key(self._db)
+        self._store = logstore.open_writer(self.path)
+        self._key = self._store.session_key()
+
+    def _one_by_one(self, turns: list[tuple[Any, ...]], votes: list[tuple[Any, ...]]) -> None:
+        singles: list[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]] = [([t], []) for t in turns]
+        singles += [([], [v]) for v in votes]
+        for one_turn, one_vote in singles:
+            try:
+                self._store.insert(one_turn, one_vote)
+            except Exception:
+                self._count("failed", 1)
+                log.warning("conversation log: a row was refused and is lost", exc_info=True)
+            else:
+                self._count("written", 1)
 
     def _purge(self) -> None:
         cutoff = time.time() - self.retention_days * DAY
         try:
-            gone = logstore.purge(self._db, cutoff)
-        except sqlite3.Error:
-            log.warning("could not delete old rows from %s", self.path, exc_info=True)
+            gone = self._store.purge(cutoff)
+        except Exception:
+            log.warning("could not delete old rows from %s", self._store.source, exc_info=True)
             return
         if gone:
             log.info("conversation log: deleted %d rows older than %d days", gone, self.retention_days)
+
+
+def _clean(value: object) -> str:
+    # PostgreSQL text cannot hold NUL; nothing a visitor means is lost by removing it.
+    return clean(str(value)).replace("\x00", "")

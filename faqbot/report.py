@@ -90,17 +90,17 @@ def build(path: str | Path, *, days: int | None = None, bot: Bot | None = None,
     below = threshold(bot, low_confidence)
     start = since(days)
     with closing(logstore.open_readonly(path)) as db:
-        counts = logstore.day_counts(db, start)
-        fallback = [(text, ts, None, None) for text, ts in logstore.unanswered(db, start)]
-        weak = logstore.weak_answers(db, below, start)
-        answers = logstore.answers_per_entry(db, start)
-        voted = logstore.votes_per_entry(db, start)
-        clarified = logstore.clarified(db, start)
+        counts = db.day_counts(start)
+        fallback = [(text, ts, None, None) for text, ts in db.unanswered(start)]
+        weak = db.weak_answers(below, start)
+        answers = db.answers_per_entry(start)
+        voted = db.votes_per_entry(start)
+        clarified = db.clarified(start)
     day_counts = tuple(DayCounts(day, **counts[day]) for day in sorted(counts))
     votes = sorted((EntryVotes(entry, question_of(bot, entry), down, up, answers.get(entry, 0))
                     for entry, down, up in voted if down), key=lambda e: (-e.down, e.up, e.entry))
     return Report(
-        source=str(path), generated=stamp(time.time()), since=stamp(start)[:10] if days else None,
+        source=logstore.describe(path), generated=stamp(time.time()), since=stamp(start)[:10] if days else None,
         turns=sum(d.turns for d in day_counts), low_confidence_below=round(below, 4), days=day_counts,
         unanswered=group(fallback, encode=encode)[:top], low_confidence=group(weak, encode=encode)[:top],
         thumbs_down=tuple(votes[:top]), clarifications=clarifications(clarified)[:top])

@@ -57,8 +57,8 @@ def suggest(path: str | Path, bot: Bot | None = None, days: int | None = None, *
     below = threshold(bot, low_confidence)
     start = since(days)
     with closing(logstore.open_readonly(path)) as db:
-        clarified = logstore.clarified(db, start)
-        weak = logstore.weak_answers(db, below, start, drop_voted_down=True)
+        clarified = db.clarified(start)
+        weak = db.weak_answers(below, start, drop_voted_down=True)
     known = known_phrasings(bot)
     found: dict[str, dict[str, _Phrasing]] = {}
     sightings: list[tuple[str, str, float | None]] = [(text, picked, None) for text, _, picked, _ in clarified
@@ -177,10 +177,10 @@ def proposals(path: str | Path, bot: Bot, *, days: int | None = None, low_confid
     below = threshold(bot, low_confidence)
     start = since(days)
     with closing(logstore.open_readonly(path)) as db:
-        clarified = logstore.clarified(db, start)
-        weak = logstore.weak_answers(db, below, start, drop_voted_down=True)
-        down = logstore.voted_down(db, start)
-        missed = logstore.unanswered(db, start)
+        clarified = db.clarified(start)
+        weak = db.weak_answers(below, start, drop_voted_down=True)
+        down = db.voted_down(start)
+        missed = db.unanswered(start)
     known = known_phrasings(bot)
     rows: list[tuple[str, float, str | None, float | None]] = []
     signals: dict[str, set[str]] = {}

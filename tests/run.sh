@@ -21,6 +21,18 @@ for tool in chromium redis-server; do
   command -v "$tool" >/dev/null 2>&1 || { echo "tests/run.sh: $tool is required and could not be installed" >&2; exit 1; }
 done
 
+# PostgreSQL server binaries for the shared conversation-log tests (tests/pgcluster.py makes a throwaway cluster
+# with initdb; Debian puts it under /usr/lib/postgresql/*/bin, off PATH).
+if ! command -v initdb >/dev/null 2>&1 && ! compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null; then
+  echo "tests/run.sh: installing postgresql with apt-get" >&2
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends postgresql
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null \
+    || { echo "tests/run.sh: postgresql is required and could not be installed" >&2; exit 1; }
+fi
+
 # axe-core for the widget's accessibility tests: from the npm registry into tests/.axe (not committed).
 AXE_VERSION=4.14.1
 AXE_JS=tests/.axe/node_modules/axe-core/axe.min.js
