@@ -17,6 +17,7 @@ from ..config import DEFAULT_LOG_DB, Config
 from ..exceptions import KnowledgeError, KnowledgeErrors
 from ..models import Reply
 from ..protocol import ErrorCode, FrameError
+from ..logstore import describe
 from ..recorder import Recorder
 from .limits import ClientLimits, Slots
 from .sessions import FallbackStore, SessionStore, State, new_id, valid_id
@@ -275,7 +276,7 @@ def _open_recorder(config: Config) -> Any:
     try:
         return Recorder(path, retention_days=config.retention_days)
     except Exception:
-        log.warning("cannot open the conversation log %s; serving without logging", path, exc_info=True)
+        log.warning("cannot open the conversation log %s; serving without logging", describe(path), exc_info=True)
         return None
 
 
