@@ -19,6 +19,7 @@ class ReplyType(str, enum.Enum):
     REFERRAL = "referral"
     GAP = "gap"  # a topic the KB declares it does not answer in chat (cost, hours, ...)
     CONCERN = "concern"  # distress without imminent danger: the answer, with the crisis line attached
+    CALLBACK = "callback"  # a step of taking a callback request (its question, or its thanks)
 
     def __str__(self) -> str:
         return self.value
