@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import knowledge
-from .callback import CallbackTexts
+from .callback import DEFAULT_REGION, CallbackTexts
 from .classifier import DEFAULT_MODEL, RiskClassifier
 from .dialog import Conversation, ConversationState
 from .encoder import Encoder
@@ -51,6 +51,7 @@ class Bot:
                  callbacks: CallbackTexts | None = CallbackTexts()) -> None:
         self.kb = kb
         self.callbacks = callbacks  # None: no callback requests are offered or taken
+        self.region = DEFAULT_REGION  # for phone numbers typed without a country code
         enc = load_encoder(encoder)
         cache = VectorCache(default_cache_dir() if cache_dir is None else cache_dir, enc.id) if enc else None
         self.engine = Engine(kb.entries, synonyms=kb.synonyms, options=options, encoder=enc, cache=cache)
@@ -86,7 +87,7 @@ class Bot:
         if state is not None and not isinstance(state, ConversationState):
             state = ConversationState.from_dict(state)
         return Conversation(kb=self.kb, engine=self.engine, smalltalk=self.smalltalk, policy=self.policy,
-                            state=state, callbacks=self.callbacks)
+                            state=state, callbacks=self.callbacks, region=self.region)
 
     def explain(self, text: str, *, limit: int = 5) -> list[Candidate]:
         """The top candidates for ``text`` with scores and what drove them (no safety or dialog)."""

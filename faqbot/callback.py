@@ -63,8 +63,28 @@ class CallbackTexts:
     consent_line: str = "We will use this only to contact you about a consultation"
     done: str = "Thank you. Our team has your request and will contact you at the time you gave."
     cancelled: str = "No problem, I have not kept anything. Is there something else you'd like to know?"
+    label_name: str = "Your name"
+    label_contact: str = "Phone or email"
+    label_time: str = "Best time(s) to reach you"
+    label_note: str = "Anything the team should know (optional)"
+    submit: str = "Send request"
     failed: str = ("Sorry, I could not save your request. Please call (425) 654-5433, text (206) 589-5958 or email "
                    "info@questketamineclinics.com.")
+
+
+def form(texts: CallbackTexts, *, step: Step | None = None) -> dict[str, Any]:
+    """The form a client with a screen shows instead of the step-by-step questions (see docs/protocol.md)."""
+    return {"step": step.value if step is not None else None, "consent": texts.consent_line, "submit": texts.submit,
+            "fields": [
+                {"name": "name", "label": texts.label_name, "type": "text", "required": True,
+                 "autocomplete": "name", "max": MAX_NAME},
+                {"name": "contact", "label": texts.label_contact, "type": "text", "required": True,
+                 "autocomplete": "tel", "max": MAX_CONTACT},
+                {"name": "time", "label": texts.label_time, "type": "text", "required": True,
+                 "autocomplete": "off", "max": MAX_TIME},
+                {"name": "note", "label": texts.label_note, "type": "textarea", "required": False,
+                 "autocomplete": "off", "max": MAX_NOTE},
+            ]}
 
 
 @dataclass(frozen=True)

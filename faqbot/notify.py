@@ -21,6 +21,7 @@ from email.message import EmailMessage
 
 from .callback import CallbackRequest
 from .callback_store import CallbackStore
+from .config import Config
 
 log = logging.getLogger("faqbot.notify")
 
@@ -147,3 +148,12 @@ class Notifier:
         with urllib.request.urlopen(req, timeout=s.timeout) as resp:  # noqa: S310 - the operator's URL
             if not 200 <= resp.status < 300:
                 raise OSError(f"webhook answered {resp.status}")
+
+
+def notify_settings(config: Config) -> NotifySettings:
+    """The notification part of a service's ``Config``."""
+    return NotifySettings(smtp_host=config.smtp_host, smtp_port=config.smtp_port, smtp_from=config.smtp_from,
+                          smtp_to=config.smtp_to, smtp_user=config.smtp_user, smtp_password=config.smtp_password,
+                          smtp_starttls=config.smtp_starttls, webhook_url=config.webhook_url,
+                          webhook_secret=config.webhook_secret, retries=config.notify_retries,
+                          backoff=config.notify_backoff)
