@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import knowledge
-from .callback import DEFAULT_REGION, CallbackTexts
+from .callback import DEFAULT_REGION
 from .classifier import DEFAULT_MODEL, RiskClassifier
 from .dialog import Conversation, ConversationState
 from .encoder import Encoder
@@ -48,9 +48,11 @@ class Bot:
 
     def __init__(self, kb: KnowledgeBase, *, options: EngineOptions | None = None, encoder: EncoderChoice = "default",
                  policy: RiskPolicy | None = None, cache_dir: str | Path | None = None,
-                 callbacks: CallbackTexts | None = CallbackTexts()) -> None:
+                 callbacks: bool = True) -> None:
         self.kb = kb
-        self.callbacks = callbacks  # None: no callback requests are offered or taken
+        # The KB's texts for callback requests; None: none are offered or taken (``callbacks=False`` or the KB's
+        # ``callback: false``).
+        self.callbacks = kb.settings.callback if callbacks else None
         self.region = DEFAULT_REGION  # for phone numbers typed without a country code
         enc = load_encoder(encoder)
         cache = VectorCache(default_cache_dir() if cache_dir is None else cache_dir, enc.id) if enc else None

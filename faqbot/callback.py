@@ -15,6 +15,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .models import CallbackTexts
+
+__all__ = ["CallbackTexts"]  # defined with the other settings; used here
+
 MAX_NAME = 100
 MAX_CONTACT = 254  # the longest valid email address
 MAX_TIME = 200
@@ -46,30 +50,6 @@ class Step(str, enum.Enum):
 
 
 STEPS = tuple(Step)
-
-
-@dataclass(frozen=True)
-class CallbackTexts:
-    """What the bot says during the flow; a KB's settings may replace them (they are the clinic's words)."""
-
-    offer: str = "Request a callback"  # the suggestion that starts the flow (sent back as the visitor's text)
-    intro: str = ("I can pass your details to our team so they can contact you, for example about the free "
-                  "15-minute phone consultation. You can type \"cancel\" at any time.")
-    name: str = "What is your name?"
-    contact: str = "What phone number or email address should the team use to reach you?"
-    time: str = "What are the best time(s) to reach you?"
-    note: str = "Anything you would like the team to know? (optional: type \"skip\")"
-    consent: str = "We will use this only to contact you about a consultation. Is that OK? (yes / cancel)"
-    consent_line: str = "We will use this only to contact you about a consultation"
-    done: str = "Thank you. Our team has your request and will contact you at the time you gave."
-    cancelled: str = "No problem, I have not kept anything. Is there something else you'd like to know?"
-    label_name: str = "Your name"
-    label_contact: str = "Phone or email"
-    label_time: str = "Best time(s) to reach you"
-    label_note: str = "Anything the team should know (optional)"
-    submit: str = "Send request"
-    failed: str = ("Sorry, I could not save your request. Please call (425) 654-5433, text (206) 589-5958 or email "
-                   "info@questketamineclinics.com.")
 
 
 def form(texts: CallbackTexts, *, step: Step | None = None) -> dict[str, Any]:

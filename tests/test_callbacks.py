@@ -181,7 +181,7 @@ def test_callback_state_needs_a_step() -> None:
 
 
 def test_bot_without_callbacks_takes_none() -> None:
-    bot = Bot(knowledge.load(), encoder="off", callbacks=None)
+    bot = Bot(knowledge.load(), encoder="off", callbacks=False)
     assert bot.conversation().ask("Request a callback").type is not ReplyType.CALLBACK
     with pytest.raises(CallbackRejected):
         bot.conversation().submit(GOOD)
@@ -242,3 +242,31 @@ def test_chat_takes_a_request_step_by_step_and_the_cli_lists_exports_and_deletes
     out = io.StringIO()
     main(["callbacks", "list", "--db", str(db)], out)
     assert "no callback requests" in out.getvalue()
+
+
+# --- the KB's texts ----------------------------------------------------------------------------------
+
+
+def _kb(tmp_path: Path, settings: str) -> Path:
+    (tmp_path / "faq.yaml").write_text(
+        "settings:\n  name: Test\n" + settings + "entries:\n  - id: hours\n    question: When are you open?\n"
+        "    answer: Nine to five.\n    phrasings: [opening hours]\n", encoding="utf-8")
+    return tmp_path
+
+
+def test_kb_texts_replace_the_flow_texts(tmp_path: Path) -> None:
+    kb = knowledge.load(_kb(tmp_path, "  callback:\n    offer: Have us call you\n    name: Your first name?\n"))
+    conv = Bot(kb, encoder="off").conversation()
+    reply = conv.ask("have us call you")
+    assert reply.type is ReplyType.CALLBACK and reply.text.endswith("Your first name?")
+
+
+def test_kb_can_turn_callbacks_off(tmp_path: Path) -> None:
+    bot = Bot(knowledge.load(_kb(tmp_path, "  callback: false\n")), encoder="off")
+    assert bot.callbacks is None
+    assert bot.conversation().ask("Request a callback").type is not ReplyType.CALLBACK
+
+
+def test_kb_callback_typo_is_named(tmp_path: Path) -> None:
+    with pytest.raises(Exception, match="intro"):
+        knowledge.load(_kb(tmp_path, "  callback:\n    intr: Hello\n"))
