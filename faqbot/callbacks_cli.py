@@ -23,8 +23,7 @@ def cmd_callbacks(args: argparse.Namespace, out: TextIO) -> int:
         if args.action == "list":
             items = store.list(pending_only=args.pending)
             if args.json:
-                for item in items:
-                    out.write(json.dumps(item.to_dict(), ensure_ascii=False) + "\n")
+                out.writelines(json.dumps(item.to_dict(), ensure_ascii=False) + "\n" for item in items)
                 return 0
             if not items:
                 out.write("no callback requests stored\n")

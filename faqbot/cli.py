@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
@@ -12,10 +13,10 @@ from typing import TextIO
 
 from .authoring_cli import add_commands as add_authoring_commands
 from .authoring_cli import print_dashboard, print_suggestions
-from .callbacks_cli import add_commands as add_callback_commands
 from .bot import Bot
 from .callback import CallbackRequest
 from .callback_store import CallbackStore
+from .callbacks_cli import add_commands as add_callback_commands
 from .config import Config
 from .exceptions import FaqbotError
 from .knowledge import bundled_path
@@ -127,7 +128,7 @@ class _CallbackKeeper:
                 settings = notify_settings(self.config)
                 self.notifier = Notifier(settings, store=self.store) if settings.enabled else None
             self.store.add(replace(request, channel="cli"))
-        except Exception as exc:
+        except (OSError, sqlite3.Error) as exc:
             sys.stderr.write(f"faqbot: the callback request could not be stored ({exc}); check "
                              f"FAQBOT_CALLBACKS_DB={self.config.callbacks_db}\n")
             return False

@@ -8,9 +8,8 @@ import time
 from typing import Any
 
 import pytest
-from playwright.sync_api import expect
-
 from conftest import ServerFactory
+from playwright.sync_api import expect
 from test_callback_server import Hooks, Mailbox, hooks, mailbox, notifying, wait_for  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(120)]
@@ -33,7 +32,7 @@ def start_form(page: Any) -> Any:
     return form
 
 
-def test_widget_form_sends_one_email_and_one_webhook(browser: Any, live_server: ServerFactory,
+def test_widget_form_sends_one_email_and_one_webhook(browser: Any, live_server: ServerFactory,  # noqa: F811
                                                       mailbox: tuple[Mailbox, int], hooks: Hooks) -> None:
     server = notifying(live_server, mailbox, hooks)
     context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)

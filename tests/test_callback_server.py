@@ -17,11 +17,10 @@ from typing import Any
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
-
-from faqbot.notify import SIGNATURE_HEADER
-
 from conftest import ServerFactory, free_port
 from test_server import Client, conversation
+
+from faqbot.notify import SIGNATURE_HEADER
 
 TOKEN = "cb-admin-token"
 SECRET = "webhook-secret"

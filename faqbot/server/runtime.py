@@ -18,12 +18,11 @@ from ..callback_store import CallbackStore
 from ..config import DEFAULT_LOG_DB, Config
 from ..exceptions import KnowledgeError, KnowledgeErrors
 from ..models import Reply, ReplyType
-from ..protocol import ErrorCode, FrameError
 from ..notify import Notifier, notify_settings
+from ..protocol import ErrorCode, FrameError
 from ..recorder import Recorder
 from .limits import ClientLimits, Slots
-from .sessions import FallbackStore, SessionStore, State, new_id, valid_id
-from .sessions import open_store
+from .sessions import FallbackStore, SessionStore, State, new_id, open_store, valid_id
 
 log = logging.getLogger("faqbot.server")
 
@@ -220,7 +219,7 @@ class Runtime:
                 raise RuntimeError("callback requests are not stored on this server")
             self.callbacks.add(request)
         except Exception:
-            log.error("a callback request could not be stored", exc_info=True)
+            log.exception("a callback request could not be stored")
             failed = texts.failed if texts is not None else self.bot.kb.settings.fallback
             return Reply(ReplyType.CALLBACK, failed, confidence=1.0)
         if self.notifier is not None:
