@@ -32,8 +32,8 @@ def start_form(page: Any) -> Any:
     return form
 
 
-def test_widget_form_sends_one_email_and_one_webhook(browser: Any, live_server: ServerFactory,  # noqa: F811
-                                                      mailbox: tuple[Mailbox, int], hooks: Hooks) -> None:
+def test_widget_form_sends_one_email_and_one_webhook(browser: Any, live_server: ServerFactory,
+                                                      mailbox: tuple[Mailbox, int], hooks: Hooks) -> None:  # noqa: F811
     server = notifying(live_server, mailbox, hooks)
     context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True)
     page = context.new_page()
