@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .exceptions import FaqbotError
 from .models import CallbackTexts
 
 __all__ = ["CallbackTexts"]  # defined with the other settings; used here
@@ -84,7 +85,7 @@ class CallbackRequest:
         return asdict(self)
 
 
-class CallbackRejected(ValueError):
+class CallbackRejected(FaqbotError, ValueError):
     """A submission that is not a valid request; ``errors`` maps each field to what the visitor should fix."""
 
     def __init__(self, errors: Mapping[str, str]) -> None:

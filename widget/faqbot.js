@@ -1271,6 +1271,10 @@
       var id = self.nextId();
       self.cbPending = id;
       submit.disabled = true;
+      // A connection lost after sending gives no answer: let the visitor send again rather than wait forever.
+      setTimeout(function () {
+        if (self.cbPending === id) { self.cbPending = null; submit.disabled = false; }
+      }, 15000);
       if (!self.conn.send({ type: "callback", id: id, fields: values, consent: consent.checked })) {
         submit.disabled = false;
         self.cbPending = null;
