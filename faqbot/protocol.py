@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Union
 
 from .exceptions import ProtocolError
@@ -230,8 +231,9 @@ def _callback(data: dict[str, Any], frame_id: str, max_text: int) -> CallbackFor
     return CallbackForm(frame_id, fields, consent)
 
 
-_BUILDERS = {"message": _message, "pick": _pick, "feedback": _feedback, "resume": _resume, "ping": _ping,
-             "callback": _callback}
+_Builder = Callable[[dict[str, Any], str, int], ClientFrame]
+_BUILDERS: dict[str, _Builder] = {"message": _message, "pick": _pick, "feedback": _feedback, "resume": _resume,
+                                  "ping": _ping, "callback": _callback}
 FRAME_TYPES = tuple(_BUILDERS)
 
 
