@@ -19,6 +19,7 @@ from .callback import CallbackRequest
 
 DEFAULT_DB = "faqbot-callbacks.sqlite3"
 DAY = 86_400.0
+PURGE_EVERY = 3600.0  # seconds between retention sweeps in a long-running server (one at open, then on adds)
 EXPORT_FIELDS = ("id", "created", "name", "phone", "email", "best_time", "note", "channel", "notified", "attempts",
                  "last_error")
 
@@ -71,6 +72,7 @@ class CallbackStore:
             self.path.chmod(0o600)  # contact details: readable by the service's user only
         except OSError:
             pass
+        self._purged = 0.0
         self.purge()
 
     def close(self) -> None:
@@ -78,6 +80,8 @@ class CallbackStore:
             self._db.close()
 
     def add(self, request: CallbackRequest) -> None:
+        if time.time() - self._purged > PURGE_EVERY:
+            self.purge()
         with self._lock, self._db:
             self._db.execute(
                 "INSERT INTO callbacks (id, created, name, phone, email, best_time, note, channel) "
@@ -105,6 +109,7 @@ class CallbackStore:
         """Delete requests older than the retention period; returns how many."""
         if self.retention_days <= 0:
             return 0
+        self._purged = time.time()
         cutoff = (time.time() if now is None else now) - self.retention_days * DAY
         with self._lock, self._db:
             return self._db.execute("DELETE FROM callbacks WHERE created < ?", (cutoff,)).rowcount

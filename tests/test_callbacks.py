@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from faqbot import Bot, ReplyType, knowledge
+from faqbot import Bot, ReplyType, knowledge, protocol
 from faqbot.callback import CallbackRejected, Step, validate
 from faqbot.callback_store import DAY, CallbackStore
 from faqbot.cli import main
@@ -269,3 +269,23 @@ def test_kb_can_turn_callbacks_off(tmp_path: Path) -> None:
 def test_kb_callback_typo_is_named(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="intro"):
         knowledge.load(_kb(tmp_path, "  callback:\n    intr: Hello\n"))
+
+
+# --- the protocol frame ------------------------------------------------------------------------------
+
+
+def test_callback_frame_parses_fields_and_consent() -> None:
+    frame = protocol.parse('{"type": "callback", "id": "f1", "fields": {"name": "Ann"}, "consent": true}')
+    assert isinstance(frame, protocol.CallbackForm) and frame.fields == {"name": "Ann"} and frame.consent
+
+
+@pytest.mark.parametrize("raw", [
+    '{"type": "callback", "id": "f1", "fields": {"name": "Ann"}, "consent": "yes"}',
+    '{"type": "callback", "id": "f1", "fields": {"name": 3}, "consent": true}',
+    '{"type": "callback", "id": "f1", "fields": {"to": "x@example.org"}, "consent": true}',
+    '{"type": "callback", "id": "f1", "fields": "Ann", "consent": true}',
+])
+def test_malformed_callback_frames_are_bad_frames(raw: str) -> None:
+    with pytest.raises(protocol.FrameError) as err:
+        protocol.parse(raw)
+    assert err.value.error_code is protocol.ErrorCode.BAD_FRAME and err.value.id == "f1"

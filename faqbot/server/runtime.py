@@ -12,6 +12,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from limits import parse_many
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
 from ..bot import Bot
 from ..callback import CallbackRejected, CallbackRequest
 from ..callback_store import CallbackStore
@@ -87,10 +91,7 @@ class Runtime:
         self.callbacks: CallbackStore | None = None
         self.notifier: Notifier | None = None
         self._configure(bot)
-        from limits import parse_many
-        from limits.aio.storage import MemoryStorage
-        from limits.aio.strategies import MovingWindowRateLimiter
-
+        # Per process: a client spreading requests over several workers gets a few more, still bounded.
         self._callback_limits = parse_many(config.callback_rate)
         self._callback_limiter = MovingWindowRateLimiter(MemoryStorage())
 
