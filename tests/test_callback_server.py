@@ -216,3 +216,17 @@ def test_admin_routes_need_the_token_and_export_and_delete(live_server: ServerFa
     assert admin(server, f"/admin/callbacks/{request_id}", method="DELETE").status_code == 200
     assert admin(server, f"/admin/callbacks/{request_id}", method="DELETE").status_code == 404
     assert admin(server).json()["callbacks"] == []
+
+
+def test_http_api_takes_a_request_step_by_step(live_server: ServerFactory) -> None:
+    server = live_server(admin_token=TOKEN)
+    session = None
+    replies = []
+    for text in ["Request a callback", *STEPS]:
+        body = {"text": text, **({"session": session} if session else {})}
+        answer = httpx.post(server.url + "/api/ask", json=body, timeout=10).json()
+        session = answer["session"]
+        replies.append(answer["reply"])
+    assert all(r["type"] == "callback" for r in replies) and replies[-1]["text"].startswith("Thank you")
+    stored = admin(server).json()["callbacks"]
+    assert len(stored) == 1 and stored[0]["phone"] == "+14256545433" and stored[0]["channel"] == "http"
