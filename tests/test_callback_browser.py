@@ -4,7 +4,9 @@ server (aiosmtpd) and posts to a real loopback webhook receiver."""
 from __future__ import annotations
 
 import json
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -94,5 +96,33 @@ def test_cancel_closes_the_form_and_ends_the_request(browser: Any, live_server: 
         expect(form).to_have_count(0)
         expect(page.locator("faqbot-widget li.msg.bot").last).to_contain_text("not kept anything", timeout=WAIT)
         expect(page.locator("faqbot-widget #faqbot-input")).to_be_focused()
+    finally:
+        context.close()
+
+
+AXE = Path(os.environ.get("FAQBOT_AXE", Path(__file__).resolve().parent / ".axe" / "node_modules" / "axe-core"
+                          / "axe.min.js"))
+AXE_RUN = """async () => {
+  const r = await axe.run(document, {resultTypes: ['violations']});
+  return r.violations.map(v => ({id: v.id, impact: v.impact, nodes: v.nodes.map(n => n.target.join(' '))}));
+}"""
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_violations_in_the_form_with_its_errors(browser: Any, live_server: ServerFactory,
+                                                              scheme: str) -> None:
+    if not AXE.is_file():
+        pytest.fail(f"axe-core not found at {AXE}: run tests/run.sh (or set FAQBOT_AXE)", pytrace=False)
+    server = live_server()
+    context = browser.new_context(viewport=PHONE, has_touch=True, is_mobile=True, bypass_csp=True,
+                                  color_scheme=scheme)
+    page = context.new_page()
+    try:
+        open_chat(page, server.url)
+        form = start_form(page)
+        form.get_by_role("button", name="Send request").click()
+        expect(form.get_by_label("Your name")).to_have_attribute("aria-invalid", "true", timeout=WAIT)
+        page.evaluate(AXE.read_text(encoding="utf-8"))
+        assert page.evaluate(AXE_RUN) == []
     finally:
         context.close()
