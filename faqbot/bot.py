@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from . import knowledge
+from .callback import DEFAULT_REGION
 from .classifier import DEFAULT_MODEL, RiskClassifier
 from .dialog import Conversation, ConversationState
 from .encoder import Encoder
@@ -46,8 +47,13 @@ class Bot:
     """A loaded knowledge base plus its parts; cheap to ask, safe to share between conversations."""
 
     def __init__(self, kb: KnowledgeBase, *, options: EngineOptions | None = None, encoder: EncoderChoice = "default",
-                 policy: RiskPolicy | None = None, cache_dir: str | Path | None = None) -> None:
+                 policy: RiskPolicy | None = None, cache_dir: str | Path | None = None,
+                 callbacks: bool = True) -> None:
         self.kb = kb
+        # The KB's texts for callback requests; None: none are offered or taken (``callbacks=False`` or the KB's
+        # ``callback: false``).
+        self.callbacks = kb.settings.callback if callbacks else None
+        self.region = DEFAULT_REGION  # for phone numbers typed without a country code
         enc = load_encoder(encoder)
         cache = VectorCache(default_cache_dir() if cache_dir is None else cache_dir, enc.id) if enc else None
         self.engine = Engine(kb.entries, synonyms=kb.synonyms, options=options, encoder=enc, cache=cache)
@@ -83,7 +89,7 @@ class Bot:
         if state is not None and not isinstance(state, ConversationState):
             state = ConversationState.from_dict(state)
         return Conversation(kb=self.kb, engine=self.engine, smalltalk=self.smalltalk, policy=self.policy,
-                            state=state)
+                            state=state, callbacks=self.callbacks, region=self.region)
 
     def explain(self, text: str, *, limit: int = 5) -> list[Candidate]:
         """The top candidates for ``text`` with scores and what drove them (no safety or dialog)."""

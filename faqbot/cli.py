@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import sqlite3
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TextIO
 
 from .authoring_cli import add_commands as add_authoring_commands
 from .authoring_cli import print_dashboard, print_suggestions
 from .bot import Bot
+from .callback import CallbackRequest
+from .callback_store import CallbackStore
+from .callbacks_cli import add_commands as add_callback_commands
 from .config import Config
 from .exceptions import FaqbotError
 from .knowledge import bundled_path
 from .models import Reply, ReplyType
+from .notify import Notifier, notify_settings
 
 
 def _config(args: argparse.Namespace) -> Config:
@@ -72,8 +78,13 @@ def cmd_ask(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
-    bot = _bot(args)
+    config = _config(args)
+    bot = Bot.load(config.knowledge, encoder=config.encoder)
+    bot.region = config.callback_region
+    if not config.callbacks:
+        bot.callbacks = None
     conv = bot.conversation()
+    keep = _CallbackKeeper(config)
     interactive = not args.json and sys.stdin.isatty()
     if not args.json:
         welcome = bot.welcome()
@@ -93,9 +104,43 @@ def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
         if interactive and text in ("/quit", "/exit"):
             break
         reply = conv.ask(text)
+        if conv.submitted is not None and not keep(conv.submitted) and bot.callbacks is not None:
+            reply = Reply(ReplyType.CALLBACK, bot.callbacks.failed, confidence=1.0)
         out.write((reply.to_json() if args.json else format_reply(reply)) + "\n")
         out.flush()
+    keep.close()
     return 0
+
+
+class _CallbackKeeper:
+    """Stores a request completed in ``faqbot chat`` and notifies the team as configured, like the server."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.store: CallbackStore | None = None
+        self.notifier: Notifier | None = None
+
+    def __call__(self, request: CallbackRequest) -> bool:
+        try:
+            if self.store is None:
+                self.store = CallbackStore(self.config.callbacks_db,
+                                           retention_days=self.config.callback_retention_days)
+                settings = notify_settings(self.config)
+                self.notifier = Notifier(settings, store=self.store) if settings.enabled else None
+            self.store.add(replace(request, channel="cli"))
+        except (OSError, sqlite3.Error) as exc:
+            sys.stderr.write(f"faqbot: the callback request could not be stored ({exc}); check "
+                             f"FAQBOT_CALLBACKS_DB={self.config.callbacks_db}\n")
+            return False
+        if self.notifier is not None:
+            self.notifier.submit(replace(request, channel="cli"))
+        return True
+
+    def close(self) -> None:
+        if self.notifier is not None:
+            self.notifier.close()  # waits for the notifications queued in this chat
+        if self.store is not None:
+            self.store.close()
 
 
 def cmd_test(args: argparse.Namespace, out: TextIO) -> int:
@@ -240,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                           "into the knowledge base")
     p.set_defaults(func=cmd_report)
     add_authoring_commands(sub, common)
+    add_callback_commands(sub)
     return parser
 
 

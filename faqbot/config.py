@@ -48,6 +48,22 @@ class Config:
     logging: bool = True
     retention_days: int = 90
     widget_dir: str | None = None  # default: the widget bundled with the package (or the checkout's widget/)
+    callbacks: bool = True  # take callback requests (stored in callbacks_db, sent to the team as configured)
+    callbacks_db: str = "faqbot-callbacks.sqlite3"  # apart from the conversation log: contact details
+    callback_retention_days: int = 30
+    callback_region: str = "US"  # phone numbers typed without a country code are read as this region's
+    callback_rate: str = "3 per hour"  # callback requests one client address may leave
+    smtp_host: str = ""  # notify the team by email: empty turns email off
+    smtp_port: int = 25
+    smtp_from: str = ""
+    smtp_to: tuple[str, ...] = ()  # the team's addresses; never an address a visitor typed
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    webhook_url: str = ""  # notify by a POST of JSON, signed with webhook_secret (HMAC-SHA256)
+    webhook_secret: str = ""
+    notify_retries: int = 3
+    notify_backoff: float = 2.0  # seconds before the second attempt, doubled after each failure
     log_level: str = "info"
     log_text: bool = False  # let debug logging show what visitors send (never on a server with real visitors)
 

@@ -6,14 +6,16 @@ never reaches back into the ``Bot`` that made it.
 
 from __future__ import annotations
 
-import enum
 import re
 import zlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
+from . import callback
 from .analysis import Analysis
+from .callback import CallbackRequest, CallbackTexts, Step
+from .dialog_state import MAX_OPTIONS, MAX_RECENT, ConversationState, IllegalTransition, State
 from .engine import Engine
 from .knowledge import KnowledgeBase
 from .models import Candidate, Option, Reply, ReplyType
@@ -21,8 +23,8 @@ from .safety import Risk, RiskPolicy
 from .smalltalk import SmallTalkMatcher
 from .text import STOPWORDS
 
-MAX_RECENT = 5
-MAX_OPTIONS = 3
+__all__ = ["MAX_OPTIONS", "MAX_RECENT", "Conversation", "ConversationState", "IllegalTransition", "State"]
+
 MAX_SUGGESTIONS = 3
 SMALLTALK_CERTAIN = 0.9
 # A reading of a follow-up merged with the current topic must beat the reading on its own by this much.
@@ -55,74 +57,23 @@ _FIRST_PERSON = re.compile(r"\b(?:i am|i have|i was|i have been|i had|i keep|i t
 STORY_WORDS = 12
 
 
-class State(str, enum.Enum):
-    """Where a conversation is: nothing shown yet, an answer on screen, or options awaiting a pick."""
-
-    IDLE = "idle"
-    ANSWERED = "answered"
-    CLARIFYING = "clarifying"
-
-
-class IllegalTransition(RuntimeError):
-    """A dialog state change that would leave the conversation inconsistent (a bug, not a visitor's doing)."""
-
-
-@dataclass
-class ConversationState:
-    """Everything a conversation remembers; small, bounded and JSON-serialisable for session stores."""
-
-    state: State = State.IDLE
-    recent: list[str] = field(default_factory=list)  # answered entries, the current topic last
-    options: list[str] = field(default_factory=list)  # offered while clarifying, and only then
-    misses: int = 0  # fallbacks so far: their wording rotates
-    crisis: bool = False  # a crisis turn happened: every later reply keeps the way back to the resources
-
-    def enter(self, state: State, *, options: Sequence[str] = (), answered: str | None = None) -> None:
-        """Move to ``state``; clarifying needs at least two options, every other state has none."""
-        if state is State.CLARIFYING and len(options) < 2:
-            raise IllegalTransition("clarifying needs at least two options")
-        if state is not State.CLARIFYING and options:
-            raise IllegalTransition(f"{state.value} has no options")
-        if (state is State.ANSWERED) != (answered is not None):
-            raise IllegalTransition("answered goes with the entry answered, and only it")
-        self.state, self.options = state, list(options)
-        if answered is not None:
-            self.recent = [e for e in self.recent if e != answered][-(MAX_RECENT - 1):] + [answered]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"state": self.state.value, "recent": list(self.recent), "options": list(self.options),
-                "misses": self.misses, "crisis": self.crisis}
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> ConversationState:
-        """Rebuild from ``to_dict`` output; unknown or malformed fields fall back to a fresh state."""
-        try:
-            state = State(data.get("state", "idle"))
-        except ValueError:
-            state = State.IDLE
-        recent = [str(x) for x in data.get("recent", []) if isinstance(x, str)][-MAX_RECENT:]
-        options = [str(x) for x in data.get("options", []) if isinstance(x, str)][:MAX_OPTIONS]
-        if state is State.CLARIFYING and len(options) < 2:
-            state, options = State.IDLE, []
-        if state is not State.CLARIFYING:
-            options = []
-        if state is State.ANSWERED and not recent:
-            state = State.IDLE
-        misses = data.get("misses", 0)
-        return cls(state=state, recent=recent, options=options, misses=misses if isinstance(misses, int) else 0,
-                   crisis=data.get("crisis") is True)
-
-
 class Conversation:
     """One visitor's dialog; ``ask`` and ``pick`` are the only calls a transport needs."""
 
     def __init__(self, *, kb: KnowledgeBase, engine: Engine, smalltalk: SmallTalkMatcher, policy: RiskPolicy,
-                 state: ConversationState | None = None) -> None:
+                 state: ConversationState | None = None, callbacks: CallbackTexts | None = None,
+                 region: str = callback.DEFAULT_REGION) -> None:
         self.kb = kb
         self.engine = engine
         self.smalltalk = smalltalk
         self.policy = policy
         self.state = state or ConversationState()
+        self.callbacks = callbacks  # None: this deployment takes no callback requests
+        self.region = region
+        # Set by the turn that completes a callback request, for the transport to store; never in ``state``.
+        self.submitted: CallbackRequest | None = None
+        # The turn's text was an answer to a callback step (contact details): transports must not log it.
+        self.private = False
         # Entries may vanish after a knowledge reload; forget them rather than fail.
         self.state.recent = [e for e in self.state.recent if kb.has(e)]
         options = [e for e in self.state.options if kb.has(e)]
@@ -139,23 +90,86 @@ class Conversation:
         """Answer one visitor message in the context of this conversation."""
         a = self.engine.analyzer.analyze(text)
         verdict = self.policy.assess(a)
+        self.submitted, self.private = None, False
         if verdict.risk is Risk.CRISIS:
             reply = Reply(ReplyType.CRISIS, self.policy.crisis_text(a.language) or self.kb.settings.fallback,
                           confidence=1.0)
-            self.state.crisis = True
+            self.state.crisis = True  # a callback being taken is dropped: ``_remember`` leaves it for idle
+        elif self.state.state is State.CALLBACK and self.state.step is not None:
+            reply = self._callback_step(a, text)
+        elif self._starts_callback(a):
+            reply = self._start_callback()
         elif verdict.risk is Risk.REFERRAL:
-            reply = Reply(ReplyType.REFERRAL, self.kb.settings.safety.referral or self.kb.settings.fallback,
-                          confidence=1.0, suggestions=self._handoff())
+            reply = self._with_offer(Reply(ReplyType.REFERRAL, self.kb.settings.safety.referral
+                                           or self.kb.settings.fallback, confidence=1.0, suggestions=self._handoff()))
         else:
             reply = self._respond(a)
             # A classifier's concern on "tell me more", "2" or "thanks" is noise: such turns carry no content.
             if verdict.risk is Risk.CONCERN and not self._is_control(a) and not (
                     reply.type is ReplyType.SMALLTALK and reply.confidence >= SMALLTALK_CERTAIN):
                 reply = self._with_concern(reply)
+            elif reply.type in (ReplyType.ANSWER, ReplyType.GAP) and callback.offers_callback(a.norm):
+                reply = self._with_offer(reply)
         return self._remember(self._with_reminder(reply))
+
+    def submit(self, fields: Mapping[str, Any], *, channel: str = "") -> CallbackRequest:
+        """A callback request from a form (the widget's): validated, or ``CallbackRejected`` with each field's
+        fix. Ends a step-by-step exchange in progress; refused after a crisis turn."""
+        if self.callbacks is None:
+            raise callback.CallbackRejected({"form": "This service does not take callback requests."})
+        if self.state.crisis:
+            raise callback.CallbackRejected({"form": "Please use the crisis resources above; they can help now."})
+        request = callback.validate(fields, channel=channel, region=self.region)
+        if self.state.state is State.CALLBACK:
+            self.state.enter(State.IDLE)
+        self.submitted = request
+        return request
+
+    # --- callback requests ---------------------------------------------------------------------------
+
+    def _starts_callback(self, a: Analysis) -> bool:
+        texts = self.callbacks
+        return texts is not None and not self.state.crisis and callback.wants_callback(a.norm, offer=texts.offer)
+
+    def _start_callback(self) -> Reply:
+        assert self.callbacks is not None
+        self.state.enter(State.CALLBACK, step=Step.NAME)
+        return Reply(ReplyType.CALLBACK, f"{self.callbacks.intro}\n\n{self.callbacks.name}", confidence=1.0)
+
+    def _callback_step(self, a: Analysis, text: str) -> Reply:
+        assert self.callbacks is not None and self.state.step is not None
+        self.private = True
+        if callback.is_cancel(a.norm):
+            self.state.enter(State.IDLE)
+            return Reply(ReplyType.SMALLTALK, self.callbacks.cancelled,
+                         suggestions=self.kb.settings.suggestions[:MAX_SUGGESTIONS])
+        try:
+            result = callback.advance(self.state.step, self.state.draft, text, texts=self.callbacks,
+                                      region=self.region)
+        except callback.CallbackRejected:
+            # Every step was checked on its own; a failure here means the draft was tampered with: start over.
+            self.state.enter(State.CALLBACK, step=Step.NAME)
+            return Reply(ReplyType.CALLBACK, self.callbacks.name, confidence=1.0)
+        if result.step is None:
+            self.state.enter(State.IDLE)
+            self.submitted = result.request
+            return Reply(ReplyType.CALLBACK, result.text, confidence=1.0)
+        self.state.enter(State.CALLBACK, step=result.step, draft=result.draft)
+        return Reply(ReplyType.CALLBACK, result.text, confidence=1.0)
+
+    def _with_offer(self, reply: Reply) -> Reply:
+        """The visitor spoke of booking or a person: the way to a callback request among the suggestions."""
+        offer = self._offer()
+        if not offer or offer in reply.suggestions:
+            return reply
+        return replace(reply, suggestions=(*reply.suggestions[:MAX_SUGGESTIONS - 1], offer))
+
+    def _offer(self) -> str:
+        return "" if self.callbacks is None or self.state.crisis else self.callbacks.offer
 
     def pick(self, entry_id: str) -> Reply:
         """Answer a clarification option the visitor clicked (or any entry by id)."""
+        self.submitted, self.private = None, False
         if not self.kb.has(entry_id):
             return self._remember(self._fallback(None, ()))
         return self._remember(self._with_reminder(self._answer(entry_id, confidence=1.0, asked_again=True)))
@@ -308,7 +322,7 @@ class Conversation:
             return Reply(ReplyType.FALLBACK, text, suggestions=tuple(q for q in suggestions if q not in handoff))
         if s.contact and s.fallbacks:
             text = f"{text}\n\n{s.contact}"
-        return Reply(ReplyType.FALLBACK, text, suggestions=suggestions)
+        return self._with_offer(Reply(ReplyType.FALLBACK, text, suggestions=suggestions))
 
     def _with_concern(self, reply: Reply) -> Reply:
         """Distress without imminent danger: the crisis line first, then whatever the question gets."""
@@ -354,6 +368,8 @@ class Conversation:
 
     def _remember(self, reply: Reply) -> Reply:
         st = self.state
+        if reply.type is ReplyType.CALLBACK:
+            return reply  # the flow set its own state
         if reply.type is ReplyType.CLARIFY:
             st.enter(State.CLARIFYING, options=[o.entry for o in reply.options])
         elif reply.entry and self.kb.has(reply.entry) and reply.type in (

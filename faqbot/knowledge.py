@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from .exceptions import KnowledgeError, KnowledgeErrors
-from .models import Entry, Safety, Settings, SmallTalk, Thresholds
+from .models import CallbackTexts, Entry, Safety, Settings, SmallTalk, Thresholds
 from .safety import Lexicon
 from .text import normalize
 
@@ -27,9 +27,10 @@ ENTRY_KINDS = ("answer", "gap")
 _SMALLTALK_KEYS = ("id", "phrasings", "answer", "suggestions")
 _SETTINGS_TEXTS = ("name", "greeting", "fallback", "clarify", "more", "version", "contact", "repeat")
 _SETTINGS_LISTS = ("suggestions", "fallbacks", "handoff", "acknowledgements")
-_SETTINGS_KEYS = (*_SETTINGS_TEXTS, *_SETTINGS_LISTS, "thresholds", "safety", "review_max_age_days")
+_SETTINGS_KEYS = (*_SETTINGS_TEXTS, *_SETTINGS_LISTS, "thresholds", "safety", "review_max_age_days", "callback")
 _THRESHOLD_KEYS = tuple(f.name for f in dataclasses.fields(Thresholds))
 _SAFETY_KEYS = tuple(f.name for f in dataclasses.fields(Safety))
+_CALLBACK_KEYS = tuple(f.name for f in dataclasses.fields(CallbackTexts))
 
 
 def bundled_path() -> Path:
@@ -233,9 +234,12 @@ def _settings(m: Any, file: str, errs: _Collector) -> Settings:
                      _line(m, "review_max_age_days"), "review_max_age_days")
         else:
             kwargs["review_max_age_days"] = value
-    for key, cls, allowed in (("thresholds", Thresholds, _THRESHOLD_KEYS), ("safety", Safety, _SAFETY_KEYS)):
+    if m.get("callback") is False:
+        kwargs["callback"] = None  # this KB's deployment takes no callback requests
+    for key, cls, allowed in (("thresholds", Thresholds, _THRESHOLD_KEYS), ("safety", Safety, _SAFETY_KEYS),
+                              ("callback", CallbackTexts, _CALLBACK_KEYS)):
         sub = m.get(key)
-        if sub is None:
+        if sub is None or sub is False and key == "callback":
             continue
         if not isinstance(sub, _Map):
             errs.add(f"settings: '{key}' must be a mapping", file, _line(m, key), key)

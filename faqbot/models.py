@@ -19,6 +19,7 @@ class ReplyType(str, enum.Enum):
     REFERRAL = "referral"
     GAP = "gap"  # a topic the KB declares it does not answer in chat (cost, hours, ...)
     CONCERN = "concern"  # distress without imminent danger: the answer, with the crisis line attached
+    CALLBACK = "callback"  # a step of taking a callback request (its question, or its thanks)
 
     def __str__(self) -> str:
         return self.value
@@ -84,6 +85,28 @@ class Safety:
 
 
 @dataclass(frozen=True)
+class CallbackTexts:
+    """What the bot says during the flow; a KB's settings may replace them (they are the clinic's words)."""
+
+    offer: str = "Request a callback"  # the suggestion that starts the flow (sent back as the visitor's text)
+    intro: str = "I can pass your details to our team so they can contact you. You can type \"cancel\" at any time."
+    name: str = "What is your name?"
+    contact: str = "What phone number or email address should the team use to reach you?"
+    time: str = "What are the best time(s) to reach you?"
+    note: str = "Anything you would like the team to know? (optional: type \"skip\")"
+    consent: str = "We will use this only to contact you about a consultation. Is that OK? (yes / cancel)"
+    consent_line: str = "We will use this only to contact you about a consultation"
+    done: str = "Thank you. Our team has your request and will contact you at the time you gave."
+    cancelled: str = "No problem, I have not kept anything. Is there something else you'd like to know?"
+    label_name: str = "Your name"
+    label_contact: str = "Phone or email"
+    label_time: str = "Best time(s) to reach you"
+    label_note: str = "Anything the team should know (optional)"
+    submit: str = "Send request"
+    failed: str = "Sorry, I could not save your request. Please contact our team directly."
+
+
+@dataclass(frozen=True)
 class Settings:
     """Bot-level settings from the KB's ``settings`` section."""
 
@@ -100,6 +123,7 @@ class Settings:
     repeat: str = "That is what I answered just above. Is there something else you'd like to know?"
     thresholds: Thresholds = field(default_factory=Thresholds)
     safety: Safety = field(default_factory=Safety)
+    callback: CallbackTexts | None = field(default_factory=CallbackTexts)  # None: no callback requests
     review_max_age_days: int = 365
     version: str = ""
 

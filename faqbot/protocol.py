@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Union
 
 from .exceptions import ProtocolError
@@ -47,7 +48,7 @@ class Vote(str, enum.Enum):
 MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.BAD_JSON: "The frame is not valid JSON; send one JSON object per websocket message.",
     ErrorCode.BAD_FRAME: "The frame is missing a field or a field has the wrong type; see docs/protocol.md.",
-    ErrorCode.UNKNOWN_TYPE: "Unknown frame type; use one of: message, pick, feedback, resume, ping.",
+    ErrorCode.UNKNOWN_TYPE: "Unknown frame type; use one of: message, pick, feedback, resume, ping, callback.",
     ErrorCode.TOO_LONG: "The message is too long; shorten it and send it again.",
     ErrorCode.RATE_LIMITED: "Too many messages too quickly; wait a moment and send it again.",
     ErrorCode.UNKNOWN_ENTRY: "That option is no longer available; ask the question again in your own words.",
@@ -113,7 +114,20 @@ class Ping:
     id: str
 
 
-ClientFrame = Union[Message, Pick, Feedback, Resume, Ping]
+CALLBACK_FIELDS = ("name", "contact", "time", "note", "website")  # "website": the honeypot, empty from people
+MAX_CALLBACK_FIELD = 1000
+
+
+@dataclass(frozen=True)
+class CallbackForm:
+    """The visitor submitted the callback form: its text fields and the consent box."""
+
+    id: str
+    fields: dict[str, str]
+    consent: bool
+
+
+ClientFrame = Union[Message, Pick, Feedback, Resume, Ping, CallbackForm]
 
 
 def parse(raw: str | bytes, *, max_text: int = 2000, max_frame: int = 16_384) -> ClientFrame:
@@ -198,7 +212,28 @@ def _ping(data: dict[str, Any], frame_id: str, max_text: int) -> Ping:
     return Ping(frame_id)
 
 
-_BUILDERS = {"message": _message, "pick": _pick, "feedback": _feedback, "resume": _resume, "ping": _ping}
+def _callback(data: dict[str, Any], frame_id: str, max_text: int) -> CallbackForm:
+    raw = data.get("fields")
+    if not isinstance(raw, dict):
+        raise FrameError(ErrorCode.BAD_FRAME, "A 'callback' frame needs 'fields': an object of strings.", id=frame_id)
+    fields: dict[str, str] = {}
+    for key, value in raw.items():
+        if key not in CALLBACK_FIELDS:
+            raise FrameError(ErrorCode.BAD_FRAME, f"Unknown callback field {key!r}; use: "
+                             f"{', '.join(CALLBACK_FIELDS)}.", id=frame_id)
+        if not isinstance(value, str) or not is_text(value) or len(value) > MAX_CALLBACK_FIELD:
+            raise FrameError(ErrorCode.BAD_FRAME, f"Callback field {key!r} must be text of at most "
+                             f"{MAX_CALLBACK_FIELD} characters.", id=frame_id)
+        fields[key] = value
+    consent = data.get("consent")
+    if not isinstance(consent, bool):
+        raise FrameError(ErrorCode.BAD_FRAME, "A 'callback' frame needs 'consent': true or false.", id=frame_id)
+    return CallbackForm(frame_id, fields, consent)
+
+
+_Builder = Callable[[dict[str, Any], str, int], ClientFrame]
+_BUILDERS: dict[str, _Builder] = {"message": _message, "pick": _pick, "feedback": _feedback, "resume": _resume,
+                                  "ping": _ping, "callback": _callback}
 FRAME_TYPES = tuple(_BUILDERS)
 
 
@@ -211,8 +246,19 @@ def welcome(session: str, *, resumed: bool, intro: dict[str, Any]) -> dict[str, 
             "greeting": intro["greeting"], "suggestions": list(intro["suggestions"])}
 
 
-def reply(frame_id: str, answer: Reply) -> dict[str, Any]:
-    return {"type": "reply", "id": frame_id, "reply": answer.to_dict()}
+def reply(frame_id: str, answer: Reply, *, callback: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A reply; ``callback`` (the form, see ``faqbot.callback.form``) while a callback request is being taken."""
+    frame = {"type": "reply", "id": frame_id, "reply": answer.to_dict()}
+    if callback is not None:
+        frame["callback"] = callback
+    return frame
+
+
+def callback_result(frame_id: str, *, errors: dict[str, str], answer: Reply | None,
+                    request: str | None) -> dict[str, Any]:
+    """The outcome of a ``callback`` frame: ``ok`` with the bot's reply, or each field's error to show."""
+    return {"type": "callback_result", "id": frame_id, "ok": not errors and answer is not None, "errors": errors,
+            "request": request, "reply": answer.to_dict() if answer is not None else None}
 
 
 def ack(frame_id: str) -> dict[str, Any]:

@@ -15,7 +15,7 @@
   var MAX_STORED = 120; // transcript entries kept in sessionStorage
   var MAX_TEXT = 2000; // the server's default limit; longer text is refused with too_long
   var BACKOFF = { base: 500, factor: 2, max: 15000 };
-  var REPLY_TYPES = ["answer", "clarify", "fallback", "smalltalk", "crisis", "referral", "gap", "concern"];
+  var REPLY_TYPES = ["answer", "clarify", "fallback", "smalltalk", "crisis", "referral", "gap", "concern", "callback"];
   var VOTED_TYPES = ["answer", "fallback", "referral", "gap", "concern"];
   var REPLY_TIMEOUT = 20000; // ms without a reply before the typing dots give way to "Try again"
   var PROBE_LINGER = 30000; // ms the first, unopened connection stays up before it is closed quietly
@@ -62,6 +62,10 @@
     notHelpful: "Not helpful",
     feedbackThanks: "Thanks for your feedback.",
     suggestions: "Suggested questions",
+    callbackTitle: "Request a callback",
+    callbackCancel: "Cancel",
+    callbackRequired: "(required)",
+    callbackFix: "Please correct the fields marked below.",
     options: "Did you mean",
     crisisTitle: "Get help now",
     bannerTitle: "Crisis support, any time",
@@ -347,7 +351,20 @@
     ".panel,.msg,.offline,.typing,.banner,.concern-note{border:1px solid CanvasText}.head{border-bottom:1px solid CanvasText}",
     ".dot{forced-color-adjust:none;background:Mark;color:MarkText;border-color:Canvas}",
     ".typing i{forced-color-adjust:none;background:CanvasText}.vote[aria-pressed=true]{border-color:Highlight;color:Highlight}",
-    ".fb :focus-visible{outline-color:Highlight}}"
+    ".fb :focus-visible{outline-color:Highlight}}",
+    ".fb form.cb,.fb.phone form.cb{display:block;margin:8px 0;padding:12px;border:1.5px solid var(--fb-border);border-radius:10px;background:var(--fb-surface)}",
+    ".cb h3{margin:0 0 8px;font-size:16px}.cb-field{margin:0 0 10px}.cb-field label{display:block;font-weight:600;margin:0 0 4px}",
+    ".cb input[type=text],.cb textarea{box-sizing:border-box;width:100%;min-height:44px;font:inherit;font-size:16px;color:var(--fb-text);",
+    "background:var(--fb-bg);border:1.5px solid var(--fb-border);border-radius:8px;padding:9px 12px}",
+    ".cb textarea{min-height:72px;resize:vertical}.cb [aria-invalid=true]{border-color:var(--fb-crisis-edge)}",
+    ".cb-err{margin:4px 0 0;color:var(--fb-crisis-text);font-size:14px}",
+    ".cb-consent{display:flex;flex-wrap:wrap;gap:8px;align-items:flex-start;margin:0 0 10px}.cb-consent input{width:24px;height:24px;margin:0}",
+    ".cb-consent label{flex:1}.cb-consent .cb-err{flex-basis:100%}",
+    ".cb-actions{display:flex;gap:8px}.cb-actions button{min-height:44px;padding:0 16px;border-radius:10px;font:inherit;cursor:pointer}",
+    ".cb-send{border:0;background:var(--fb-primary);color:var(--fb-on-primary)}",
+    ".cb-cancel{border:1.5px solid var(--fb-border);background:var(--fb-bg);color:var(--fb-text)}",
+    ".cb :focus-visible{outline:3px solid var(--fb-ink);outline-offset:1px}",
+    ".cb-trap{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}"
   ].join("\n");
 
   // ------------------------------------------------------------------------------------------- icons
@@ -1127,6 +1144,7 @@
     if (t === "welcome" || t === "resumed") this.onWelcome(frame);
     else if (t === "reply") this.onReply(frame);
     else if (t === "error") this.onError(frame);
+    else if (t === "callback_result") this.onCallbackResult(frame);
     // ack and pong need nothing
   };
 
@@ -1195,8 +1213,11 @@
     messages.splice(at, 0, msg);
     var before = at + 1 < messages.length ? this.nodes[messages[at + 1].id] : null;
     this.append(msg, false, before || null);
-    if (msg.reply.type === "crisis") this.showBanner(true);
+    if (msg.reply.type === "crisis") { this.showBanner(true); this.closeCallbackForm(false); }
     this.save();
+    if (frame.callback && typeof frame.callback === "object" && frame.callback.step === "name") {
+      this.showCallbackForm(frame.callback);
+    }
     this.updateTyping();
     this.armReplyTimer();
     if (!this.isOpen()) {
@@ -1204,6 +1225,103 @@
       this.paintUnread();
       this.save();
     }
+  };
+
+  // ------------------------------------------------------------------------------- callback form
+  // The server offers the form when a callback request starts; it is never saved with the conversation.
+  Widget.prototype.showCallbackForm = function (spec) {
+    var self = this, s = this.s;
+    this.closeCallbackForm(false);
+    var fields = Array.isArray(spec.fields) ? spec.fields.filter(function (f) { return f && t_str(f.name); }) : [];
+    var box = el("form", { class: "cb", novalidate: true, "aria-labelledby": "fb-cb-title" });
+    box.appendChild(el("h3", { id: "fb-cb-title", text: s.callbackTitle }));
+    var formError = el("p", { class: "cb-err", id: "fb-cb-form-err", role: "alert", hidden: true });
+    box.appendChild(formError);
+    var inputs = {}, errs = {};
+    fields.forEach(function (f) {
+      var id = "fb-cb-" + f.name;
+      var attrs = { id: id, name: f.name, autocomplete: t_str(f.autocomplete) || "off",
+                    maxlength: typeof f.max === "number" ? String(f.max) : null,
+                    "aria-describedby": id + "-err", required: !!f.required, "aria-required": f.required ? "true" : null };
+      var input = f.type === "textarea" ? el("textarea", attrs) : el("input", Object.assign({ type: "text" }, attrs));
+      var label = el("label", { for: id }, [document.createTextNode(t_str(f.label) || f.name)]);
+      if (f.required) label.appendChild(el("span", { class: "sr", text: " " + s.callbackRequired }));
+      var err = el("p", { class: "cb-err", id: id + "-err", hidden: true });
+      box.appendChild(el("div", { class: "cb-field" }, [label, input, err]));
+      inputs[f.name] = input;
+      errs[f.name] = err;
+    });
+    // A field people never see or reach: only bots fill it, and the server refuses what they send.
+    var trap = el("input", { type: "text", name: "website", tabindex: "-1", autocomplete: "off" });
+    box.appendChild(el("div", { class: "cb-trap", "aria-hidden": "true" }, [trap]));
+    var consent = el("input", { type: "checkbox", id: "fb-cb-consent", "aria-describedby": "fb-cb-consent-err", required: true });
+    var consentErr = el("p", { class: "cb-err", id: "fb-cb-consent-err", hidden: true });
+    errs.consent = consentErr;
+    inputs.consent = consent;
+    box.appendChild(el("div", { class: "cb-consent" }, [consent,
+      el("label", { for: "fb-cb-consent", text: t_str(spec.consent) }), consentErr]));
+    var submit = el("button", { class: "cb-send", type: "submit", text: t_str(spec.submit) || s.send });
+    var cancel = el("button", { class: "cb-cancel", type: "button", text: s.callbackCancel });
+    box.appendChild(el("div", { class: "cb-actions" }, [submit, cancel]));
+    this.listen(box, "submit", function (ev) {
+      ev.preventDefault();
+      var values = {};
+      fields.forEach(function (f) { values[f.name] = inputs[f.name].value.slice(0, 1000); });
+      if (trap.value) values.website = trap.value.slice(0, 1000);
+      var id = self.nextId();
+      self.cbPending = id;
+      submit.disabled = true;
+      // A connection lost after sending gives no answer: let the visitor send again rather than wait forever.
+      setTimeout(function () {
+        if (self.cbPending === id) { self.cbPending = null; submit.disabled = false; }
+      }, 15000);
+      if (!self.conn.send({ type: "callback", id: id, fields: values, consent: consent.checked })) {
+        submit.disabled = false;
+        self.cbPending = null;
+        self.flush();
+      }
+    });
+    this.listen(cancel, "click", function () { self.closeCallbackForm(true); });
+    this.cb = { form: box, inputs: inputs, errs: errs, formError: formError, submit: submit };
+    this.scroller.appendChild(box);
+    this.form.hidden = true; // one thing to fill in at a time; the chat input returns with the form gone
+    (inputs.name || consent).focus();
+    this.scrollDown();
+  };
+
+  Widget.prototype.closeCallbackForm = function (cancelled) {
+    if (!this.cb) return;
+    if (this.cb.form.parentNode) this.cb.form.parentNode.removeChild(this.cb.form);
+    this.cb = null;
+    this.cbPending = null;
+    this.form.hidden = false;
+    if (cancelled) this.ask("cancel"); // the server leaves the step-by-step exchange too
+    if (this.isOpen()) this.input.focus();
+  };
+
+  Widget.prototype.onCallbackResult = function (frame) {
+    var cb = this.cb;
+    if (!cb || frame.id !== this.cbPending) return;
+    this.cbPending = null;
+    cb.submit.disabled = false;
+    if (frame.ok && frame.reply) {
+      this.closeCallbackForm(false);
+      this.onReply({ type: "reply", id: frame.id, reply: frame.reply });
+      return;
+    }
+    var errors = frame.errors && typeof frame.errors === "object" ? frame.errors : {};
+    var first = null;
+    for (var name in cb.errs) {
+      var msg = t_str(errors[name]);
+      cb.errs[name].textContent = msg;
+      cb.errs[name].hidden = !msg;
+      if (msg) cb.inputs[name].setAttribute("aria-invalid", "true");
+      else cb.inputs[name].removeAttribute("aria-invalid");
+      if (msg && !first) first = cb.inputs[name];
+    }
+    cb.formError.textContent = t_str(errors.form) || (first ? this.s.callbackFix : "");
+    cb.formError.hidden = !cb.formError.textContent;
+    if (first) first.focus();
   };
 
   Widget.prototype.onError = function (frame) {

@@ -61,6 +61,8 @@ def create_app(config: Config | None = None, *, bot: Bot | None = None, recorder
     app.add_route("/", http.index, methods=["GET"])
     app.add_route("/admin/reload", http.reload, methods=["POST"])
     app.add_route("/admin/report", http.report, methods=["GET"])
+    app.add_route("/admin/callbacks", http.callbacks, methods=["GET"])
+    app.add_route("/admin/callbacks/{id}", http.delete_callback, methods=["DELETE"])
     app.add_route("/admin", admin_page.page, methods=["GET"])
     app.add_route("/admin/login", admin_page.login, methods=["POST"])
     app.add_route("/admin/accept", admin_page.accept, methods=["POST"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import io
 import logging
 import secrets
 from typing import Any
@@ -206,3 +207,37 @@ async def report(request: Request) -> Response:
     days = int(raw_days) if raw_days else None
     result = await asyncio.to_thread(reports.build, path, days=days, bot=runtime.bot)
     return JSONResponse(result.to_dict())
+
+
+async def callbacks(request: Request) -> Response:
+    """The stored callback requests for the clinic's staff: JSON, or CSV with ``?format=csv``."""
+    denied = _admin(request)
+    if denied is not None:
+        return denied
+    store = _runtime(request).callbacks
+    if store is None:
+        return error_response("callbacks_off", "This server takes no callback requests (FAQBOT_CALLBACKS=off).",
+                              status.HTTP_409_CONFLICT)
+    if request.query_params.get("format") == "csv":
+        buffer = io.StringIO()
+        await asyncio.to_thread(store.export_csv, buffer)
+        return Response(buffer.getvalue(), media_type="text/csv; charset=utf-8",
+                        headers={"Cache-Control": "no-store",
+                                 "Content-Disposition": 'attachment; filename="callbacks.csv"'})
+    items = await asyncio.to_thread(store.list, pending_only=request.query_params.get("pending") in ("1", "true"))
+    return JSONResponse({"callbacks": [i.to_dict() for i in items]}, headers={"Cache-Control": "no-store"})
+
+
+async def delete_callback(request: Request) -> Response:
+    denied = _admin(request)
+    if denied is not None:
+        return denied
+    store = _runtime(request).callbacks
+    if store is None:
+        return error_response("callbacks_off", "This server takes no callback requests (FAQBOT_CALLBACKS=off).",
+                              status.HTTP_409_CONFLICT)
+    request_id = request.path_params["id"]
+    if not await asyncio.to_thread(store.delete, request_id):
+        return error_response("not_found", f"No callback request {request_id!r}; list them at /admin/callbacks.",
+                              status.HTTP_404_NOT_FOUND)
+    return JSONResponse({"status": "deleted", "id": request_id})

@@ -8,23 +8,31 @@ import logging
 import os
 import signal
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from limits import parse_many
+from limits.aio.storage import MemoryStorage
+from limits.aio.strategies import MovingWindowRateLimiter
+
 from ..bot import Bot
+from ..callback import CallbackRejected, CallbackRequest
+from ..callback_store import CallbackStore
 from ..config import DEFAULT_LOG_DB, Config
 from ..exceptions import KnowledgeError, KnowledgeErrors
-from ..models import Reply
+from ..models import Reply, ReplyType
+from ..notify import Notifier, notify_settings
 from ..protocol import ErrorCode, FrameError
 from ..logstore import describe
 from ..recorder import Recorder
 from .limits import ClientLimits, Slots
-from .sessions import FallbackStore, SessionStore, State, new_id, valid_id
-from .sessions import open_store
+from .sessions import FallbackStore, SessionStore, State, new_id, open_store, valid_id
 
 log = logging.getLogger("faqbot.server")
 
+# What the turn log keeps of a message that answered a callback step: never the contact details themselves.
+CALLBACK_TEXT = "[callback details not recorded]"
 
 
 class ReloadFailed(Exception):
@@ -50,6 +58,16 @@ class Turn:
     state: State
 
 
+@dataclass(frozen=True)
+class CallbackOutcome:
+    """A submitted form: the request id when stored, else each field's error; ``reply`` is what the bot says."""
+
+    reply: Reply | None
+    errors: dict[str, str]
+    state: State
+    request_id: str | None = None
+
+
 class Runtime:
     """The state of one server process. ``bot`` is swapped whole on reload; conversations keep only state dicts."""
 
@@ -71,6 +89,12 @@ class Runtime:
         self._reload_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.kb_hash = content_hash(bot)
+        self.callbacks: CallbackStore | None = None
+        self.notifier: Notifier | None = None
+        self._configure(bot)
+        # Per process: a client spreading requests over several workers gets a few more, still bounded.
+        self._callback_limits = parse_many(config.callback_rate)
+        self._callback_limiter = MovingWindowRateLimiter(MemoryStorage())
 
     @property
     def knowledge_source(self) -> str | None:
@@ -81,6 +105,12 @@ class Runtime:
         if self.recorder is None and self.config.logging:
             self.recorder = _open_recorder(self.config)
             self._own_recorder = self.recorder is not None
+        if self.config.callbacks and self.callbacks is None:
+            self.callbacks = await asyncio.to_thread(
+                CallbackStore, self.config.callbacks_db, retention_days=self.config.callback_retention_days)
+            settings = notify_settings(self.config)
+            if settings.enabled:
+                self.notifier = Notifier(settings, store=self.callbacks)
         if isinstance(self.store, FallbackStore):
             await self.store.probe()
             self._spawn(self.store.watch())
@@ -90,6 +120,10 @@ class Runtime:
             task.cancel()
         await self.store.close()
         self._pool.shutdown(wait=True, cancel_futures=False)
+        if self.notifier is not None:
+            await asyncio.to_thread(self.notifier.close)
+        if self.callbacks is not None:
+            await asyncio.to_thread(self.callbacks.close)
         if self._own_recorder and self.recorder is not None:
             await asyncio.to_thread(self.recorder.close)
 
@@ -117,16 +151,82 @@ class Runtime:
         def answer() -> tuple[Reply, State]:
             conv = bot.conversation(state)
             reply = conv.pick(pick) if pick is not None else conv.ask(text or "")
+            if conv.submitted is not None:
+                reply = self._keep(conv.submitted, channel, reply)
             # Recorded here too (redaction costs regex passes over the text), with the option's question as
-            # the text of a pick: what the visitor chose to ask.
-            self.record_turn(session, turn_id, bot.kb.entry(pick).question if pick is not None else (text or ""),
-                             reply, channel)
+            # the text of a pick: what the visitor chose to ask. A callback step's text is never recorded.
+            said = bot.kb.entry(pick).question if pick is not None else (text or "")
+            self.record_turn(session, turn_id, CALLBACK_TEXT if conv.private else said, reply, channel)
             return reply, conv.state.to_dict()
 
         async with self.clients.busy(client):  # one address never holds more than half the turn threads
             reply, new_state = await asyncio.get_running_loop().run_in_executor(self._pool, answer)
         await self.store.set(session, new_state)
         return Turn(session, reply, new_state)
+
+    async def submit_callback(self, session: str, state: State, fields: dict[str, Any], *, turn_id: str,
+                              channel: str, client: str) -> CallbackOutcome:
+        """A callback form (the widget's): validate, store, notify; the websocket and HTTP routes both come here."""
+        bot = self.bot
+        allowed = all([await self._callback_limiter.test(item, "callback", client) for item in self._callback_limits])
+        for item in self._callback_limits if allowed else ():
+            await self._callback_limiter.hit(item, "callback", client)
+        if not allowed:
+            return CallbackOutcome(None, {"form": "Too many requests from here; please call or text us instead."},
+                                   state)
+
+        def run() -> CallbackOutcome:
+            conv = bot.conversation(state)
+            try:
+                request = conv.submit(fields, channel=channel)
+            except CallbackRejected as exc:
+                return CallbackOutcome(None, exc.errors, state)
+            texts = bot.callbacks
+            assert texts is not None
+            reply = self._keep(request, channel, Reply(ReplyType.CALLBACK, texts.done, confidence=1.0))
+            self.record_turn(session, turn_id, CALLBACK_TEXT, reply, channel)
+            stored = reply.text == texts.done
+            return CallbackOutcome(reply, {}, conv.state.to_dict(), request.id if stored else None)
+
+        outcome = await asyncio.get_running_loop().run_in_executor(self._pool, run)
+        if outcome.reply is not None:
+            await self.store.set(session, outcome.state)
+        return outcome
+
+    def callback_form(self, state: State) -> dict[str, Any] | None:
+        """The form to show while ``state`` is taking a callback request, else None."""
+        texts = self.bot.callbacks
+        if texts is None or state.get("state") != "callback":
+            return None
+        from ..callback import Step, form
+
+        try:
+            step = Step(state.get("step"))
+        except ValueError:
+            return None
+        return form(texts, step=step)
+
+    def _configure(self, bot: Bot) -> None:
+        """The server's callback settings on a bot (a reloaded one too)."""
+        if not self.config.callbacks:
+            bot.callbacks = None
+        bot.region = self.config.callback_region
+
+    def _keep(self, request: CallbackRequest, channel: str, reply: Reply) -> Reply:
+        """Store a completed request and queue its notification; if it cannot be stored, say how to reach us."""
+        texts = self.bot.callbacks
+        request = replace(request, channel=channel)
+        try:
+            if self.callbacks is None:
+                raise RuntimeError("callback requests are not stored on this server")
+            self.callbacks.add(request)
+        except Exception:
+            log.exception("a callback request could not be stored")
+            failed = texts.failed if texts is not None else self.bot.kb.settings.fallback
+            return Reply(ReplyType.CALLBACK, failed, confidence=1.0)
+        if self.notifier is not None:
+            self.notifier.submit(request)  # its own thread: a slow mail server never holds a reply
+        return reply
 
     def health(self) -> dict[str, Any]:
         """What ``/health`` shows: the KB served, the session store and the log's counters."""
@@ -138,6 +238,8 @@ class Runtime:
         stats = getattr(self.recorder, "stats", None)
         if callable(stats):
             info["log"] = stats()
+        if self.notifier is not None:
+            info["notifications"] = self.notifier.stats()
         return info
 
     @property
@@ -166,6 +268,7 @@ class Runtime:
                     log.error("knowledge reload refused, still serving version %s: %s", self.bot.kb.version,
                               problem)
                     raise ReloadFailed(problem)
+            self._configure(bot)
             previous, self.bot = self.bot, bot
             self.kb_hash = content_hash(bot)
             log.info("knowledge reloaded from %s: version %s -> %s, %d entries", source or "the bundled KB",

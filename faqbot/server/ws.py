@@ -164,7 +164,14 @@ class Connection:
             turn = await self.runtime.turn(self.session, self.state, turn_id=frame.id, channel="ws",
                                            client=self.client, text=text, pick=pick)
             self.state = turn.state
-            return protocol.reply(frame.id, turn.reply)
+            return protocol.reply(frame.id, turn.reply, callback=self.runtime.callback_form(turn.state))
+        if isinstance(frame, protocol.CallbackForm):
+            outcome = await self.runtime.submit_callback(self.session, self.state,
+                                                         {**frame.fields, "consent": frame.consent},
+                                                         turn_id=frame.id, channel="ws", client=self.client)
+            self.state = outcome.state
+            return protocol.callback_result(frame.id, errors=outcome.errors, answer=outcome.reply,
+                                            request=outcome.request_id)
         if isinstance(frame, protocol.Feedback):
             self.runtime.record_feedback(self.session, frame.reply, frame.vote.value)
             return protocol.ack(frame.id)
