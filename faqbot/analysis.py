@@ -16,7 +16,8 @@ MAX_CHARS = 4000  # past this a message is judged on its start: the cost of a tu
 # Function words that tell English from Spanish in a few words; anything else with letters is "other".
 _EN = frozenset("the is are i you my me it to and of in what how do does can for with this that not have am was be "
                 "will would should please want need".split())
-_ES = frozenset("el la los las es de que y en un una mi me yo no por para con se lo como quiero estoy tengo "
+# "no" and "me" are English words too: alone they say nothing ("no note", "call me" are English).
+_ES = frozenset("el la los las es de que y en un una mi yo por para con se lo como quiero estoy tengo "
                 "puedo hay ya mas muy pero si porque cuanto cuando donde ayuda".split())
 
 
@@ -50,7 +51,7 @@ def language(words: tuple[str, ...], folded: str) -> str:
     es = sum(w in _ES for w in words)
     if any(ch.isalpha() and not ch.isascii() for ch in folded) and not (en or es):
         return "other"
-    if es > en:
+    if es and es >= en:
         return "es"
     if en or len(words) <= 2:
         return "en"

@@ -107,7 +107,7 @@ class Conversation:
             # A classifier's concern on "tell me more", "2" or "thanks" is noise: such turns carry no content.
             if verdict.risk is Risk.CONCERN and not self._is_control(a) and not (
                     reply.type is ReplyType.SMALLTALK and reply.confidence >= SMALLTALK_CERTAIN):
-                reply = self._with_concern(reply)
+                reply = self._with_concern(reply, a.language)
             elif reply.type in (ReplyType.ANSWER, ReplyType.GAP) and callback.offers_callback(a.norm):
                 reply = self._with_offer(reply)
         return self._remember(self._with_reminder(reply))
@@ -324,9 +324,9 @@ class Conversation:
             text = f"{text}\n\n{s.contact}"
         return self._with_offer(Reply(ReplyType.FALLBACK, text, suggestions=suggestions))
 
-    def _with_concern(self, reply: Reply) -> Reply:
+    def _with_concern(self, reply: Reply, language: str) -> Reply:
         """Distress without imminent danger: the crisis line first, then whatever the question gets."""
-        line = self.kb.settings.safety.concern
+        line = self.policy.concern_text(language)
         if not line:
             return reply
         # An answer becomes a concern reply; a clarification or a decline keeps its type (its options, its hints).

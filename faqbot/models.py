@@ -82,6 +82,7 @@ class Safety:
     concern: str = ""  # attached to an answer when a message shows distress without imminent danger
     reminder: str = ""  # kept under every reply after a crisis turn: the way back to the resources
     crisis_es: str = ""  # the crisis reply for messages in Spanish
+    concern_es: str = ""  # the concern line for messages in Spanish
 
 
 @dataclass(frozen=True)

@@ -355,9 +355,13 @@ class RiskPolicy:
             foreign = a.language == "es" or (a.language == "other" and not a.folded.isascii())
             # Two English words carry too little meaning for the classifier alone to withhold the answer ("good
             # morning", "opioids??"); they get the crisis line with the answer instead (concern, below).
-            if scores.crisis >= (c.foreign_crisis if foreign else c.crisis) and (
-                    foreign or len(a.words) > CLASSIFIER_MIN_WORDS):
+            if scores.crisis >= c.crisis and (foreign or len(a.words) > CLASSIFIER_MIN_WORDS):
                 return Verdict(Risk.CRISIS, "classifier")
+            # The classifier learned from far fewer Spanish than English messages and scores ordinary Spanish
+            # questions high: below its crisis threshold a foreign message gets the crisis line in its language,
+            # never a crisis reply that withholds the answer (the KB's crisis phrases still make a crisis).
+            if foreign and scores.crisis >= c.foreign_crisis:
+                return Verdict(Risk.CONCERN, "classifier")
         norm = _prepare(a.text)
         for reason, pattern in self._rules.referral:
             if pattern.search(norm):
@@ -370,6 +374,12 @@ class RiskPolicy:
                     scores.concern >= c.concern or scores.crisis >= c.concern_from_crisis):
                 return Verdict(Risk.CONCERN, "classifier")
         return Verdict(Risk.NONE)
+
+    def concern_text(self, language: str) -> str:
+        """The concern line in the visitor's language when the deployment wrote one, else the main one."""
+        if language == "es" and self.texts.concern_es:
+            return self.texts.concern_es
+        return self.texts.concern
 
     def crisis_text(self, language: str) -> str:
         """The crisis reply in the visitor's language when the deployment wrote one, else the main one."""
