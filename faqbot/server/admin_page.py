@@ -73,13 +73,19 @@ async def _form(request: Request) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(body.decode("utf-8", "replace")).items()}
 
 
-async def page(request: Request) -> Response:
-    runtime = _runtime(request)
-    token = runtime.config.admin_token
+def _denied(request: Request, message: str = "", code: int = status.HTTP_200_OK) -> Response | None:
+    """None for the admin; else no such page (no token configured) or the token form."""
+    token = _runtime(request).config.admin_token
     if not token:
         return Response(status_code=status.HTTP_404_NOT_FOUND)
-    if not _allowed(request, token):
-        return _login()
+    return None if _allowed(request, token) else _login(message, code)
+
+
+async def page(request: Request) -> Response:
+    denied = _denied(request)
+    if denied is not None:
+        return denied
+    runtime = _runtime(request)
     path = getattr(runtime.recorder, "path", None)
     if path is None:
         return HTMLResponse("<!DOCTYPE html><title>faqbot admin</title><p>Conversation logging is off, so there is "
@@ -117,12 +123,10 @@ async def login(request: Request) -> Response:
 
 async def accept(request: Request) -> Response:
     """Accept one suggestion into the served KB's files (lint and the answer suite guard it), then reload."""
+    denied = _denied(request, "Sign in first.", status.HTTP_401_UNAUTHORIZED)
+    if denied is not None:
+        return denied
     runtime = _runtime(request)
-    token = runtime.config.admin_token
-    if not token:
-        return Response(status_code=status.HTTP_404_NOT_FOUND)
-    if not _allowed(request, token):
-        return _login("Sign in first.", status.HTTP_401_UNAUTHORIZED)
     if not _same_origin(request):
         return _login("Accept from this server's own dashboard.", status.HTTP_403_FORBIDDEN)
     path = getattr(runtime.recorder, "path", None)

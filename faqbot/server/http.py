@@ -209,6 +209,11 @@ async def report(request: Request) -> Response:
     return JSONResponse(result.to_dict())
 
 
+def _callbacks_off() -> Response:
+    return error_response("callbacks_off", "This server takes no callback requests (FAQBOT_CALLBACKS=off).",
+                          status.HTTP_409_CONFLICT)
+
+
 async def callbacks(request: Request) -> Response:
     """The stored callback requests for the clinic's staff: JSON, or CSV with ``?format=csv``."""
     denied = _admin(request)
@@ -216,8 +221,7 @@ async def callbacks(request: Request) -> Response:
         return denied
     store = _runtime(request).callbacks
     if store is None:
-        return error_response("callbacks_off", "This server takes no callback requests (FAQBOT_CALLBACKS=off).",
-                              status.HTTP_409_CONFLICT)
+        return _callbacks_off()
     if request.query_params.get("format") == "csv":
         buffer = io.StringIO()
         await asyncio.to_thread(store.export_csv, buffer)
@@ -234,8 +238,7 @@ async def delete_callback(request: Request) -> Response:
         return denied
     store = _runtime(request).callbacks
     if store is None:
-        return error_response("callbacks_off", "This server takes no callback requests (FAQBOT_CALLBACKS=off).",
-                              status.HTTP_409_CONFLICT)
+        return _callbacks_off()
     request_id = request.path_params["id"]
     if not await asyncio.to_thread(store.delete, request_id):
         return error_response("not_found", f"No callback request {request_id!r}; list them at /admin/callbacks.",
