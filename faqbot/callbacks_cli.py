@@ -56,8 +56,8 @@ def add_commands(sub: Any) -> None:
     p = sub.add_parser("callbacks", help="callback requests visitors left: list, export as CSV, delete by id")
     p.add_argument("action", choices=("list", "export", "delete"))
     p.add_argument("id", nargs="?", help="the request to delete")
-    p.add_argument("--db", default=None, help="the callbacks file (default: $FAQBOT_CALLBACKS_DB or "
-                                              "faqbot-callbacks.sqlite3)")
+    p.add_argument("--db", default=None, help="the callbacks file or a postgresql:// URL (default: "
+                                              "$FAQBOT_CALLBACKS_DB or faqbot-callbacks.sqlite3)")
     p.add_argument("--csv", action="store_true", help="export as CSV (the only export format)")
     p.add_argument("--json", action="store_true", help="list as one JSON object per line")
     p.add_argument("--pending", action="store_true", help="list only requests not notified yet")

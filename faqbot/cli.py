@@ -20,6 +20,7 @@ from .callbacks_cli import add_commands as add_callback_commands
 from .config import Config
 from .exceptions import FaqbotError
 from .knowledge import bundled_path
+from .logstore import describe
 from .models import Reply, ReplyType
 from .notify import Notifier, notify_settings
 
@@ -128,9 +129,9 @@ class _CallbackKeeper:
                 settings = notify_settings(self.config)
                 self.notifier = Notifier(settings, store=self.store) if settings.enabled else None
             self.store.add(replace(request, channel="cli"))
-        except (OSError, sqlite3.Error) as exc:
+        except (OSError, sqlite3.Error, FaqbotError) as exc:
             sys.stderr.write(f"faqbot: the callback request could not be stored ({exc}); check "
-                             f"FAQBOT_CALLBACKS_DB={self.config.callbacks_db}\n")
+                             f"FAQBOT_CALLBACKS_DB={describe(self.config.callbacks_db)}\n")
             return False
         if self.notifier is not None:
             self.notifier.submit(replace(request, channel="cli"))

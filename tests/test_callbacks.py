@@ -8,16 +8,19 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import REPO
+from pgcluster import PgCluster
 
 from faqbot import Bot, ReplyType, knowledge, protocol
 from faqbot.callback import CallbackRejected, Step, validate
 from faqbot.callback_store import DAY, CallbackStore
 from faqbot.cli import main
 from faqbot.dialog import ConversationState, IllegalTransition, State
+from faqbot.exceptions import ConfigError
 
 GOOD = {"name": "Ann Lee", "contact": "(425) 654-5433", "time": "weekday mornings", "note": "", "consent": True}
 STEPS = ["Request a callback", "Ann Lee", "(425) 654-5433", "weekday mornings", "skip", "yes"]
@@ -189,8 +192,26 @@ def test_bot_without_callbacks_takes_none() -> None:
 # --- the store ---------------------------------------------------------------------------------------
 
 
-def test_store_lists_deletes_and_exports(tmp_path: Path) -> None:
-    store = CallbackStore(tmp_path / "cb.sqlite3")
+@pytest.fixture(scope="module")
+def pg() -> Iterator[PgCluster]:
+    cluster = PgCluster()
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.remove()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty store's location: a file path, or the URL of a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return str(tmp_path / "cb.sqlite3")
+    return str(request.getfixturevalue("pg").create_database())
+
+
+def test_store_lists_deletes_and_exports(location: str) -> None:
+    store = CallbackStore(location)
     first, second = validate(GOOD), validate({**GOOD, "name": "=HYPERLINK(\"x\")", "contact": "b@example.org"})
     store.add(first)
     store.add(second)
@@ -203,14 +224,36 @@ def test_store_lists_deletes_and_exports(tmp_path: Path) -> None:
     assert "'=HYPERLINK" in out.getvalue()  # a spreadsheet shows it, never runs it
     assert store.delete(first.id) and not store.delete(first.id)
     assert [i.request.id for i in store.list()] == [second.id]
+    store.close()
 
 
-def test_store_forgets_requests_past_retention(tmp_path: Path) -> None:
-    store = CallbackStore(tmp_path / "cb.sqlite3", retention_days=30)
+def test_store_keeps_each_requests_delivery_status(location: str) -> None:
+    store = CallbackStore(location)
+    sent, failing = validate(GOOD), validate({**GOOD, "contact": "b@example.org"})
+    store.add(sent)
+    store.add(failing)
+    store.mark_notified(sent.id, attempts=1)
+    store.mark_failed(failing.id, attempts=3, error="smtp: connection refused")
+    assert [i.request.id for i in store.list(pending_only=True)] == [failing.id]
+    done, pending = store.get(sent.id), store.get(failing.id)
+    assert done is not None and done.notified is not None and done.attempts == 1 and done.last_error == ""
+    assert pending is not None and pending.notified is None and pending.attempts == 3
+    assert pending.last_error == "smtp: connection refused" and pending.request == failing
+    assert store.get("no-such-id") is None
+    store.close()
+    again = CallbackStore(location)  # reopening keeps the rows (and, on PostgreSQL, finds the schema in place)
+    assert {i.request.id for i in again.list()} == {sent.id, failing.id}
+    again.close()
+
+
+def test_store_forgets_requests_past_retention(location: str) -> None:
+    store = CallbackStore(location, retention_days=30)
     old = validate(GOOD)
     store.add(old)
+    assert store.purge(now=time.time() + 29 * DAY) == 0
     assert store.purge(now=time.time() + 31 * DAY) == 1
     assert store.list() == []
+    store.close()
 
 
 def test_store_file_is_private(tmp_path: Path) -> None:
@@ -240,6 +283,48 @@ def test_chat_takes_a_request_step_by_step_and_the_cli_lists_exports_and_deletes
     assert main(["callbacks", "delete", rows[0]["id"], "--db", str(db)], io.StringIO()) == 1
     out = io.StringIO()
     main(["callbacks", "list", "--db", str(db)], out)
+    assert "no callback requests" in out.getvalue()
+
+
+@pytest.mark.postgres
+def test_postgres_store_has_its_own_versioned_table(pg: PgCluster) -> None:
+    import psycopg
+
+    url = pg.create_database()
+    CallbackStore(url).close()
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT value FROM faqbot_callbacks_meta WHERE key = 'schema_version'").fetchone() == ("1",)
+        conn.execute("UPDATE faqbot_callbacks_meta SET value = '99' WHERE key = 'schema_version'")
+    with pytest.raises(ConfigError, match="newer faqbot"):
+        CallbackStore(url)
+
+
+@pytest.mark.postgres
+def test_postgres_errors_never_show_the_password(pg: PgCluster) -> None:
+    url = f"postgresql://faqbot:hunter2@127.0.0.1:{pg.port}/no_such_db"
+    with pytest.raises(ConfigError) as err:
+        CallbackStore(url)
+    assert "hunter2" not in str(err.value) and "faqbot:***@" in str(err.value)
+
+
+@pytest.mark.postgres
+def test_cli_lists_exports_and_deletes_requests_in_postgres(pg: PgCluster) -> None:
+    url = pg.create_database()
+    store = CallbackStore(url)
+    request = validate(GOOD)
+    store.add(request)
+    store.close()
+    out = io.StringIO()
+    assert main(["callbacks", "list", "--db", url], out) == 0
+    assert "Ann Lee" in out.getvalue() and "+14256545433" in out.getvalue() and "not notified" in out.getvalue()
+    out = io.StringIO()
+    assert main(["callbacks", "export", "--csv", "--db", url], out) == 0
+    rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+    assert [r["id"] for r in rows] == [request.id] and rows[0]["best_time"] == "weekday mornings"
+    assert main(["callbacks", "delete", request.id, "--db", url], io.StringIO()) == 0
+    assert main(["callbacks", "delete", request.id, "--db", url], io.StringIO()) == 1
+    out = io.StringIO()
+    main(["callbacks", "list", "--db", url], out)
     assert "no callback requests" in out.getvalue()
 
 
