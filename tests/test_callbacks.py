@@ -308,6 +308,27 @@ def test_postgres_errors_never_show_the_password(pg: PgCluster) -> None:
 
 
 @pytest.mark.postgres
+def test_postgres_store_fails_plainly_while_down_and_recovers_after_a_restart() -> None:
+    cluster = PgCluster()  # its own: stopping the module's cluster would break the other tests
+    try:
+        cluster.start()
+        url = cluster.create_database().replace("faqbot@", "faqbot:hunter2@")  # trust auth ignores the password
+        store = CallbackStore(url)
+        cluster.stop()
+        request = validate(GOOD)
+        with pytest.raises(OSError) as err:
+            store.add(request)
+        assert "hunter2" not in str(err.value) and "+14256545433" not in str(err.value)
+        assert "Ann Lee" not in str(err.value) and err.value.__cause__ is None
+        cluster.start()
+        store.add(request)  # the pool replaces the lost connection
+        assert [i.request.id for i in store.list()] == [request.id]
+        store.close()
+    finally:
+        cluster.remove()
+
+
+@pytest.mark.postgres
 def test_cli_lists_exports_and_deletes_requests_in_postgres(pg: PgCluster) -> None:
     url = pg.create_database()
     store = CallbackStore(url)
