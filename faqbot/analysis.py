@@ -74,28 +74,29 @@ class Analyzer:
         norm = normalize(text)
         words = tuple(norm.split())
         vector = kb_vector = None
-        if self.encoder is not None and words:
-            own = text.strip().lower()
-            canonical = " ".join(self.canonical(words)) if self.canonical is not None else ""
-            if canonical and canonical != " ".join(words):
+        wanted = self._to_encode(text, words)
+        if self.encoder is not None and wanted:
+            if len(wanted) == 2:
                 # Both in one model run; the match uses their mean, safety and small talk the message's own.
-                vector, other = self.encoder.vectors([own, canonical])
+                vector, other = self.encoder.vectors(wanted)
                 mean = vector + other
                 kb_vector = mean / float((mean @ mean) ** 0.5)
             else:
-                vector = self.encoder.vector(own)
+                vector = self.encoder.vector(wanted[0])
         return Analysis(text=text, folded=folded, norm=norm, words=words, language=language(words, folded),
                         vector=vector, kb_vector=kb_vector)
 
     def analyze_many(self, texts: Sequence[str]) -> list[Analysis]:
         """Several texts (the parts of one message), their vectors computed in one model run."""
         if self.encoder is not None:
-            wanted = []
-            for text in texts:
-                words = normalize(text[:MAX_CHARS]).split()
-                if words:
-                    wanted.append(text[:MAX_CHARS].strip().lower())
-                    if self.canonical is not None:
-                        wanted.append(" ".join(self.canonical(words)))
-            self.encoder.vectors(wanted)  # fills the cache the analyses below read from
-        return [self.analyze(t) for t in texts]
+            cut = [t[:MAX_CHARS] for t in texts]
+            self.encoder.vectors([w for t in cut for w in self._to_encode(t, tuple(normalize(t).split()))])
+        return [self.analyze(t) for t in texts]  # their vectors now come from the encoder's cache
+
+    def _to_encode(self, text: str, words: tuple[str, ...]) -> tuple[str, ...]:
+        """What the encoder reads for a message: its own text, and its KB wording when that differs."""
+        if self.encoder is None or not words:
+            return ()
+        canonical = " ".join(self.canonical(words)) if self.canonical is not None else ""
+        own = text.strip().lower()
+        return (own, canonical) if canonical and canonical != " ".join(words) else (own,)

@@ -21,7 +21,7 @@ from .knowledge import KnowledgeBase
 from .models import Candidate, Option, Reply, ReplyType
 from .safety import Risk, RiskPolicy
 from .smalltalk import SmallTalkMatcher
-from .text import STOPWORDS
+from .text import STOPWORDS, normalize
 
 __all__ = ["MAX_OPTIONS", "MAX_RECENT", "Conversation", "ConversationState", "IllegalTransition", "State"]
 
@@ -357,7 +357,7 @@ class Conversation:
             return None
         options = self.state.options
         for entry_id in options:
-            if self.engine.analyzer.analyze(self.kb.entry(entry_id).question).norm == a.norm or entry_id == a.norm:
+            if normalize(self.kb.entry(entry_id).question) == a.norm or entry_id == a.norm:
                 return entry_id
         m = _PICK.match(a.norm)
         if m and m.group(1) in _ORDINALS:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .analysis import Analysis, Analyzer
-from .lexical import Evidence, Lexical, LexicalOptions, logistic
+from .lexical import Evidence, Lexical, LexicalOptions, LexicalQuery, logistic
 from .models import Candidate, Entry, Why
 from .text import normalize
 
@@ -83,7 +83,8 @@ class Engine:
         """The best entries for ``query`` (a text, or the turn's shared analysis), best first."""
         a = query if isinstance(query, Analysis) else self.analyzer.analyze(query)
         scored, near = self.score(a, limit=limit)
-        return [self._candidate(s, near, a) for s in scored[:limit]]
+        q = self.lexical.analyze(a.words)  # once for every candidate's explanation
+        return [self._candidate(s, near, a, q) for s in scored[:limit]]
 
     def score(self, a: Analysis, *, limit: int = 5) -> tuple[list[Scored], Nearness | None]:
         """Both tiers' evidence and the fused confidence of the best entries, surest first."""
@@ -110,8 +111,8 @@ class Engine:
         out.sort(key=lambda s: s.confidence, reverse=True)
         return out, near
 
-    def _candidate(self, s: Scored, near: Nearness | None, a: Analysis) -> Candidate:
-        lex_why = self.lexical.why(self.lexical.analyze(a.words), s.lexical)
+    def _candidate(self, s: Scored, near: Nearness | None, a: Analysis, q: LexicalQuery) -> Candidate:
+        lex_why = self.lexical.why(q, s.lexical)
         parts: tuple[tuple[str, float], ...] = (*lex_why.parts, ("lexical_confidence", s.lexical_confidence))
         meaning, similarity = "", 0.0
         if near is not None and self.semantic is not None:

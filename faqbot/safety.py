@@ -347,15 +347,17 @@ class RiskPolicy:
         if (self._rules.phrases is not None and a.language != "en"
                 and self._rules.phrases.search(_folded_words(a.folded))):
             return Verdict(Risk.CRISIS, "phrase")
-        scores = self.classifier.scores(a.vector) if self.classifier is not None and a.vector is not None else None
-        if scores is not None and self.classifier is not None:
-            c = self.classifier
-            # Only a language we can place (Spanish, or a non-Latin script) lowers the bar: ASCII text without
-            # English function words ("thanks so much") is mostly English the guess could not place.
-            foreign = a.language == "es" or (a.language == "other" and not a.folded.isascii())
-            # Two English words carry too little meaning for the classifier alone to withhold the answer ("good
-            # morning", "opioids??"); they get the crisis line with the answer instead (concern, below).
-            if scores.crisis >= c.crisis and (foreign or len(a.words) > CLASSIFIER_MIN_WORDS):
+        c = self.classifier
+        scores = c.scores(a.vector) if c is not None and a.vector is not None else None
+        # Only a language we can place (Spanish, or a non-Latin script) lowers the bar: ASCII text without English
+        # function words ("thanks so much") is mostly English the guess could not place.
+        foreign = a.language == "es" or (a.language == "other" and not a.folded.isascii())
+        # Two English words ("good morning", "opioids??", "bye") carry too little meaning for the classifier alone
+        # to withhold the answer or to read distress into: only a score past the crisis threshold counts, and it
+        # gets the crisis line with the answer (concern, below).
+        short = not foreign and len(a.words) <= CLASSIFIER_MIN_WORDS
+        if scores is not None and c is not None:
+            if scores.crisis >= c.crisis and not short:
                 return Verdict(Risk.CRISIS, "classifier")
             # The classifier learned from far fewer Spanish than English messages and scores ordinary Spanish
             # questions high: below its crisis threshold a foreign message gets the crisis line in its language,
@@ -366,13 +368,10 @@ class RiskPolicy:
         for reason, pattern in self._rules.referral:
             if pattern.search(norm):
                 return Verdict(Risk.REFERRAL, reason)
-        if scores is not None and self.classifier is not None:
-            c = self.classifier
-            short = a.language == "en" and len(a.words) <= CLASSIFIER_MIN_WORDS
-            # "bye", "thx": too little to read distress into; only a score past the crisis threshold counts.
-            if short and scores.crisis >= c.crisis or not short and (
-                    scores.concern >= c.concern or scores.crisis >= c.concern_from_crisis):
-                return Verdict(Risk.CONCERN, "classifier")
+        if scores is not None and c is not None and (
+                scores.crisis >= c.crisis if short else
+                scores.concern >= c.concern or scores.crisis >= c.concern_from_crisis):
+            return Verdict(Risk.CONCERN, "classifier")
         return Verdict(Risk.NONE)
 
     def concern_text(self, language: str) -> str:
