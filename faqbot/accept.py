@@ -82,9 +82,7 @@ class Session:
         return cls(directory, log_db=log_db, encoder=encoder, days=days, tests=tests)
 
     def proposals(self) -> list[Proposal]:
-        engine = self.bot.engine
-        encode = engine.semantic.encoder.encode if engine.semantic is not None else None
-        return proposals(self.log_db, self.bot, days=self.days, encode=encode)
+        return proposals(self.log_db, self.bot, days=self.days, encode=self.bot.engine.encode)
 
     @staticmethod
     def find(ident: str, found: Sequence[Proposal]) -> Proposal:

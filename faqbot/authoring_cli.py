@@ -204,9 +204,7 @@ def print_suggestions(bot: Any, db: Path, *, days: int | None, as_json: bool, ou
     """``faqbot report --suggest``: proposals grouped by meaning (JSON, or comments above the YAML snippet)."""
     from . import suggest
 
-    engine = bot.engine
-    encode = engine.semantic.encoder.encode if engine.semantic is not None else None
-    found = suggest.proposals(db, bot, days=days, encode=encode)
+    found = suggest.proposals(db, bot, days=days, encode=bot.engine.encode)
     if as_json:
         out.write(json.dumps([p.to_dict() for p in found], ensure_ascii=False, indent=2) + "\n")
         return 0

@@ -37,15 +37,16 @@ def rates(day: DayCounts) -> dict[str, float]:
     return out
 
 
-def from_log(path: str | Path, bot: Bot, *, days: int | None = None) -> str:
+def from_log(path: str | Path, bot: Bot, *, days: int | None = None, accept_url: str = "", notice: str = "") -> str:
     """The page for the log at ``path``, questions grouped by meaning when the bot has an encoder (the one call
-    a command or an admin route makes)."""
+    a command or an admin route makes; ``accept_url`` and ``notice`` as in ``render``)."""
     from . import report as reports
     from .suggest import proposals
 
-    encode = bot.engine.semantic.encoder.encode if bot.engine.semantic is not None else None
+    encode = bot.engine.encode
     result = reports.build(path, days=days, bot=bot, encode=encode)
-    return render(result, proposals(path, bot, days=days, encode=encode), kb_version=bot.kb.version)
+    return render(result, proposals(path, bot, days=days, encode=encode), kb_version=bot.kb.version,
+                  accept_url=accept_url, notice=notice)
 
 
 def _count(day: DayCounts, name: str) -> int:

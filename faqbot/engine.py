@@ -10,9 +10,9 @@ probability that the entry is the right answer. Its weights are fitted on CLINC1
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .analysis import Analysis, Analyzer
 from .lexical import Evidence, Lexical, LexicalOptions, LexicalQuery, logistic
@@ -74,6 +74,11 @@ class Engine:
             for text in e.texts:
                 authored.setdefault(normalize(text), set()).add(i)
         self._authored = {k: frozenset(v) for k, v in authored.items()}  # normalised phrasing -> its entries
+
+    @property
+    def encode(self) -> Callable[[Sequence[str]], Any] | None:
+        """The encoder's batch call (for grouping questions by meaning), or None in lexical mode."""
+        return self.semantic.encoder.encode if self.semantic is not None else None
 
     @property
     def mode(self) -> str:

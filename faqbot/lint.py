@@ -109,13 +109,9 @@ def _reads_like_gap(bot: Bot, entry: Entry, where: str) -> list[Finding]:
     if not is_gap.any():
         return []
     out = []
-    for text in entry.phrasings:
-        a = bot.engine.analyzer.analyze(text)
-        if a.vector is None:
-            continue
-        rows = bot.engine.semantic.nearness(a.vector).rows if bot.engine.semantic else None
-        if rows is None:
-            continue
+    # The phrasings' vectors are the ones the semantic tier already holds (texts[0] is the question).
+    for text, vector in zip(entry.phrasings, semantic.vectors_of(own)[1:]):
+        rows = semantic.nearness(vector).rows
         # Leave the phrasing itself out: its nearest other wording in the whole KB is a gap's.
         others = np.where(mine & (rows >= SAME), -1.0, rows)
         gap_row = int(np.argmax(others))

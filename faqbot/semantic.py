@@ -112,6 +112,10 @@ class Semantic:
         """The entry index of each text, in the order of ``Nearness.rows``."""
         return self._owner
 
+    def vectors_of(self, entry: int) -> Any:
+        """The entry's text vectors, in the order of ``Entry.texts`` (question first)."""
+        return self._matrix[self._owner == entry]
+
     def nearness(self, vector: Any) -> Nearness:
         rows = self._matrix @ vector
         return Nearness(best=np.maximum.reduceat(rows, self._starts), centroid=self._centroids @ vector, rows=rows)

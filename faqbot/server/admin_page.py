@@ -21,7 +21,8 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from .. import dashboard
 from ..accept import Session
 from ..exceptions import ConfigError
-from .runtime import ReloadFailed, Runtime
+from .http import holds_bearer, runtime_of
+from .runtime import ReloadFailed
 
 COOKIE = "faqbot_admin"
 MAX_FORM = 4096
@@ -36,17 +37,12 @@ _LOGIN = ('<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>faq
           '</form></main></body></html>')
 
 
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
-
-
 def _session_value(token: str) -> str:
     return hmac.new(token.encode(), b"faqbot admin dashboard", hashlib.sha256).hexdigest()
 
 
 def _allowed(request: Request, token: str) -> bool:
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode()):
+    if holds_bearer(request, token):
         return True
     cookie = request.cookies.get(COOKIE, "")
     return bool(cookie) and hmac.compare_digest(cookie.encode(), _session_value(token).encode())
@@ -75,7 +71,7 @@ async def _form(request: Request) -> dict[str, str]:
 
 def _denied(request: Request, message: str = "", code: int = status.HTTP_200_OK) -> Response | None:
     """None for the admin; else no such page (no token configured) or the token form."""
-    token = _runtime(request).config.admin_token
+    token = runtime_of(request).config.admin_token
     if not token:
         return Response(status_code=status.HTTP_404_NOT_FOUND)
     return None if _allowed(request, token) else _login(message, code)
@@ -85,29 +81,19 @@ async def page(request: Request) -> Response:
     denied = _denied(request)
     if denied is not None:
         return denied
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     path = getattr(runtime.recorder, "path", None)
     if path is None:
         return HTMLResponse("<!DOCTYPE html><title>faqbot admin</title><p>Conversation logging is off, so there is "
                             "nothing to show; start the server with logging on.</p>", status_code=409,
                             headers=HEADERS)
-    bot = runtime.bot
-    encode = bot.engine.semantic.encoder.encode if bot.engine.semantic is not None else None
-
-    def build() -> str:
-        from .. import report as reports
-        from ..suggest import proposals
-
-        result = reports.build(path, bot=bot, encode=encode)
-        found = proposals(path, bot, encode=encode)
-        return dashboard.render(result, found, kb_version=bot.kb.version, accept_url="/admin/accept",
-                                notice=request.query_params.get("notice", "")[:300])
-
-    return HTMLResponse(await asyncio.to_thread(build), headers=HEADERS)
+    notice = request.query_params.get("notice", "")[:300]
+    page = await asyncio.to_thread(dashboard.from_log, path, runtime.bot, accept_url="/admin/accept", notice=notice)
+    return HTMLResponse(page, headers=HEADERS)
 
 
 async def login(request: Request) -> Response:
-    token = _runtime(request).config.admin_token
+    token = runtime_of(request).config.admin_token
     if not token:
         return Response(status_code=status.HTTP_404_NOT_FOUND)
     if not _same_origin(request):
@@ -126,7 +112,7 @@ async def accept(request: Request) -> Response:
     denied = _denied(request, "Sign in first.", status.HTTP_401_UNAUTHORIZED)
     if denied is not None:
         return denied
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     if not _same_origin(request):
         return _login("Accept from this server's own dashboard.", status.HTTP_403_FORBIDDEN)
     path = getattr(runtime.recorder, "path", None)

@@ -42,7 +42,7 @@ def _client(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-def _runtime(request: Request) -> Runtime:
+def runtime_of(request: Request) -> Runtime:
     runtime: Runtime = request.app.state.runtime
     return runtime
 
@@ -78,7 +78,7 @@ def _frame_error(exc: FrameError) -> Response:
 
 
 async def _over_rate(request: Request) -> Response | None:
-    if await _runtime(request).clients.hit(_client(request)):
+    if await runtime_of(request).clients.hit(_client(request)):
         return None
     await asyncio.sleep(PENALTY)
     exc = FrameError(ErrorCode.RATE_LIMITED)
@@ -87,7 +87,7 @@ async def _over_rate(request: Request) -> Response | None:
 
 async def ask(request: Request) -> Response:
     """``{"text": ..., "session": optional}`` -> ``{"session", "turn", "reply"}``."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     cfg = runtime.config
     limited = await _over_rate(request)
     if limited is not None:
@@ -120,7 +120,7 @@ async def ask(request: Request) -> Response:
 
 async def feedback(request: Request) -> Response:
     """``{"session", "turn", "vote"}``: thumbs up or down on an ``/api/ask`` reply."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     limited = await _over_rate(request)
     if limited is not None:
         return limited
@@ -139,33 +139,37 @@ async def feedback(request: Request) -> Response:
 
 async def health(request: Request) -> Response:
     """Liveness: 200 while the process answers, with what it serves and how its dependencies are doing."""
-    return JSONResponse(_runtime(request).health())
+    return JSONResponse(runtime_of(request).health())
 
 
 async def ready(request: Request) -> Response:
     """Readiness: 503 while the session store is down, so a load balancer can steer visitors elsewhere."""
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     return JSONResponse(runtime.health(), status_code=status.HTTP_200_OK if runtime.ready
                         else status.HTTP_503_SERVICE_UNAVAILABLE)
 
 
 async def index(request: Request) -> Response:
-    page = widget_dir(_runtime(request).config) / DEMO_PAGE
+    page = widget_dir(runtime_of(request).config) / DEMO_PAGE
     if not page.is_file():
         return error_response("not_found", "The demo page is not installed; the widget files live in widget/.",
                               status.HTTP_404_NOT_FOUND)
     return FileResponse(page, media_type="text/html; charset=utf-8", headers=PAGE_HEADERS)
 
 
+def holds_bearer(request: Request, token: str) -> bool:
+    """The request carries ``Authorization: Bearer <token>`` (compared in constant time)."""
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(value.strip().encode(), token.encode())
+
+
 def _admin(request: Request) -> Response | None:
     """None if the caller holds the admin token; otherwise the response to send instead."""
-    token = _runtime(request).config.admin_token
+    token = runtime_of(request).config.admin_token
     if not token:
         # Admin routes do not exist until a token is configured.
         return error_response("not_found", "Not found.", status.HTTP_404_NOT_FOUND)
-    given = request.headers.get("authorization", "")
-    scheme, _, value = given.partition(" ")
-    if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), token.encode()):
+    if not holds_bearer(request, token):
         response = error_response("unauthorized", "Send the admin token as 'Authorization: Bearer <token>'.",
                                   status.HTTP_401_UNAUTHORIZED)
         response.headers["WWW-Authenticate"] = "Bearer"
@@ -177,7 +181,7 @@ async def reload(request: Request) -> Response:
     denied = _admin(request)
     if denied is not None:
         return denied
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     try:
         previous = await runtime.reload(force=request.query_params.get("force") in ("1", "true", "yes"))
     except ReloadFailed as exc:
@@ -195,7 +199,7 @@ async def report(request: Request) -> Response:
     denied = _admin(request)
     if denied is not None:
         return denied
-    runtime = _runtime(request)
+    runtime = runtime_of(request)
     path = getattr(runtime.recorder, "path", None)
     if path is None:
         return error_response("logging_off", "Conversation logging is off, so there is nothing to report; "
@@ -219,7 +223,7 @@ async def callbacks(request: Request) -> Response:
     denied = _admin(request)
     if denied is not None:
         return denied
-    store = _runtime(request).callbacks
+    store = runtime_of(request).callbacks
     if store is None:
         return _callbacks_off()
     if request.query_params.get("format") == "csv":
@@ -236,7 +240,7 @@ async def delete_callback(request: Request) -> Response:
     denied = _admin(request)
     if denied is not None:
         return denied
-    store = _runtime(request).callbacks
+    store = runtime_of(request).callbacks
     if store is None:
         return _callbacks_off()
     request_id = request.path_params["id"]
