@@ -213,19 +213,23 @@ async def report(request: Request) -> Response:
     return JSONResponse(result.to_dict())
 
 
-def _callbacks_off() -> Response:
-    return error_response("callbacks_off", "This server takes no callback requests (FAQBOT_CALLBACKS=off).",
-                          status.HTTP_409_CONFLICT)
-
-
-async def callbacks(request: Request) -> Response:
-    """The stored callback requests for the clinic's staff: JSON, or CSV with ``?format=csv``."""
+def _callback_store(request: Request) -> Any:
+    """The callback store for an admin, else the response to send instead (no token, or callbacks off)."""
     denied = _admin(request)
     if denied is not None:
         return denied
     store = runtime_of(request).callbacks
     if store is None:
-        return _callbacks_off()
+        return error_response("callbacks_off", "This server takes no callback requests (FAQBOT_CALLBACKS=off).",
+                              status.HTTP_409_CONFLICT)
+    return store
+
+
+async def callbacks(request: Request) -> Response:
+    """The stored callback requests for the clinic's staff: JSON, or CSV with ``?format=csv``."""
+    store = _callback_store(request)
+    if isinstance(store, Response):
+        return store
     if request.query_params.get("format") == "csv":
         buffer = io.StringIO()
         await asyncio.to_thread(store.export_csv, buffer)
@@ -237,12 +241,9 @@ async def callbacks(request: Request) -> Response:
 
 
 async def delete_callback(request: Request) -> Response:
-    denied = _admin(request)
-    if denied is not None:
-        return denied
-    store = runtime_of(request).callbacks
-    if store is None:
-        return _callbacks_off()
+    store = _callback_store(request)
+    if isinstance(store, Response):
+        return store
     request_id = request.path_params["id"]
     if not await asyncio.to_thread(store.delete, request_id):
         return error_response("not_found", f"No callback request {request_id!r}; list them at /admin/callbacks.",
