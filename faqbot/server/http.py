@@ -7,6 +7,7 @@ import hmac
 import io
 import logging
 import secrets
+import string
 from typing import Any
 
 from starlette import status
@@ -106,7 +107,8 @@ async def ask(request: Request) -> Response:
             raise FrameError(ErrorCode.BAD_FRAME, "'text' is not valid text (it holds a lone surrogate).")
     except FrameError as exc:
         return _frame_error(exc)
-    turn_id = "h-" + secrets.token_hex(6)
+    # Letters only: the log redacts digit runs in turn ids (clients choose theirs), and a hex id can hold one.
+    turn_id = "h-" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(12))
     try:
         session, state, _ = await runtime.open_session(session)
         turn = await runtime.turn(session, state, turn_id=turn_id, channel="http", client=_client(request),
