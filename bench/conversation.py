@@ -17,7 +17,8 @@ from faqbot.suite import load_suite
 
 from . import ROOT, save, stamp
 
-SUITES = {"dev": ROOT / "knowledge" / "tests-visitors.yaml", "holdout": ROOT / "knowledge" / "tests-holdout.yaml"}
+SUITES = {"dev": ROOT / "knowledge" / "tests-visitors.yaml", "holdout": ROOT / "knowledge" / "tests-holdout.yaml",
+          "holdout2": ROOT / "knowledge" / "tests-holdout2.yaml"}
 REPEAT_ASKED = ("repeat", "again", "what did you say", "come again")
 
 

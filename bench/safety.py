@@ -3,7 +3,8 @@
 ``python -m bench safety`` evaluates the shipped policy; ``--fit`` first trains the risk classifier on
 tests/data/safety_train.yaml, the older tests/data/safety_cases.yaml and everyday CLINC150 *train* sentences,
 chooses its thresholds on 5-fold cross-validated predictions of that training data (recall first), and writes
-faqbot/data/risk-model.json. The holdout (tests/data/safety_holdout.yaml) is never used to fit or choose anything.
+faqbot/data/risk-model.json. The holdouts (tests/data/safety_holdout.yaml, and safety_holdout2.yaml, written blind
+before the second round of tuning) are never used to fit or choose anything.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ DATA = ROOT / "tests" / "data"
 TRAIN = DATA / "safety_train.yaml"
 OLD = DATA / "safety_cases.yaml"
 HOLDOUT = DATA / "safety_holdout.yaml"
+HOLDOUT2 = DATA / "safety_holdout2.yaml"  # written blind on 2026-12-02, before the second round of tuning
 EVERYDAY_TRAIN = 3000
 EVERYDAY_EVAL = 2000
 CRISIS_BUDGET = 0.01  # everyday sentences the classifier alone may send a crisis reply (cross-validated)
@@ -172,11 +174,13 @@ def main(*, smoke: bool = False, do_fit: bool = False) -> dict[str, Any]:
     kb = load(bundled_path())
     train = read(TRAIN) + read(OLD) + everyday("train", 200 if smoke else EVERYDAY_TRAIN) + kb_questions(kb)
     holdout = read(HOLDOUT)
+    holdout2 = read(HOLDOUT2)
     daily = everyday("test", 100 if smoke else EVERYDAY_EVAL)
     if smoke:
         train = random.Random(0).sample(train, 400)
     found_train = analyse(encoder, cache, train)
     found_hold = analyse(encoder, cache, holdout)
+    found_hold2 = analyse(encoder, cache, holdout2)
     found_daily = analyse(encoder, cache, daily)
     rules = RiskPolicy(lexicon=kb.risk, texts=kb.settings.safety)
     if do_fit:
@@ -199,6 +203,7 @@ def main(*, smoke: bool = False, do_fit: bool = False) -> dict[str, Any]:
     results: dict[str, Any] = {}
     for name, policy in (("rules", rules), ("classifier", classifier_only), ("both", both)):
         results[name] = {"tuning": score(train, found_train, policy), "holdout": score(holdout, found_hold, policy),
+                         "holdout2": score(holdout2, found_hold2, policy),
                          "everyday_test": score(daily, found_daily, policy)}
     # The cost of the whole step on one message: analysis with its vector, then the policy.
     analyzer = Analyzer(encoder=encoder)
@@ -209,16 +214,18 @@ def main(*, smoke: bool = False, do_fit: bool = False) -> dict[str, Any]:
         costs.append(time.perf_counter() - t0)
     cost = {"p50_ms": percentile(costs, 50) * 1000, "p99_ms": percentile(costs, 99) * 1000}
     for name in results:
-        for split in ("tuning", "holdout", "everyday_test"):
+        for split in ("tuning", "holdout", "holdout2", "everyday_test"):
             r = results[name][split]
             crisis = r.get("crisis", {"n": 0, "crisis": 0})
             neg = r.get("negative", {"n": 0, "crisis": 0})
-            print(f"{name:<10} {split:<13} crisis recall {crisis['crisis']}/{crisis['n']}  "
+            print(f"{name:<10} {split:<13} crisis recall {crisis['crisis']}/{crisis['n']} "
+                  f"(reply or line {crisis['crisis'] + crisis.get('concern', 0)})  "
                   f"false crisis alarms {neg['crisis']}/{neg['n']}")
-    for key, r in results["both"]["holdout"].items():
-        if "/" in key:
-            print(f"  holdout both {key:<36} n={r['n']:<4} crisis={r['crisis']:<4} concern={r['concern']:<4} "
-                  f"referral={r['referral']}")
+    for split in ("holdout", "holdout2"):
+        for key, r in results["both"][split].items():
+            if "/" in key:
+                print(f"  {split:<8} both {key:<36} n={r['n']:<4} crisis={r['crisis']:<4} concern={r['concern']:<4} "
+                      f"referral={r['referral']}")
     print(f"cost of the safety step (analysis + policy): p50 {cost['p50_ms']:.2f} ms, p99 {cost['p99_ms']:.2f} ms")
     record = stamp("safety", {"smoke": smoke, "model": model.to_dict()["thresholds"], "results": results,
                               "cost": cost, "imminent": list(IMMINENT)})
