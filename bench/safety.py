@@ -78,17 +78,34 @@ def analyse(encoder: Encoder, cache: VectorCache, items: Sequence[Item]) -> list
     return out
 
 
-def fit_model(x: Any, y: Sequence[int], *, c: float = 4.0) -> tuple[Any, Any]:
-    from sklearn.linear_model import LogisticRegression
-
-    # Crisis errors are the costly ones: weigh crisis examples up so the boundary leans towards recall.
-    weights = {0: 1.0, 1: 1.5, 2: 3.0}
-    model = LogisticRegression(C=c, max_iter=2000, class_weight=weights)
-    model.fit(x, y)
-    return model.coef_, model.intercept_
+HIDDEN_UNITS = 256  # a small ReLU layer: cross-validated on the training data it beat the linear model's recall
+                   # at the same everyday false-alarm budget (see docs/safety.md)
+CLASS_WEIGHTS = {0: 1.0, 1: 1.5, 2: 3.0}  # crisis errors are the costly ones: the boundary leans towards recall
 
 
-def cross_validated(x: Any, y: Sequence[int], folds: int = 5) -> Any:
+def fit_model(x: Any, y: Sequence[int], *, kind: str = "mlp") -> dict[str, Any]:
+    """The classifier's parameters (``weights``, ``bias`` and, for ``mlp``, ``hidden``) fitted on ``x``, ``y``."""
+    ya = np.asarray(y)
+    if kind == "linear":
+        from sklearn.linear_model import LogisticRegression
+
+        model = LogisticRegression(C=4.0, max_iter=3000, class_weight=CLASS_WEIGHTS).fit(x, ya)
+        return {"weights": model.coef_, "bias": model.intercept_, "hidden": None}
+    from sklearn.neural_network import MLPClassifier
+
+    mlp = MLPClassifier(hidden_layer_sizes=(HIDDEN_UNITS,), alpha=1e-2, max_iter=300, early_stopping=True,
+                        random_state=0)
+    mlp.fit(x, ya, sample_weight=np.vectorize(CLASS_WEIGHTS.get)(ya).astype(float))
+    return {"weights": mlp.coefs_[1].T, "bias": mlp.intercepts_[1],
+            "hidden": (mlp.coefs_[0].T, mlp.intercepts_[0])}
+
+
+def _probabilities(params: dict[str, Any], x: Any) -> Any:
+    return RiskClassifier(encoder_id="", crisis=1, foreign_crisis=1, concern=1, concern_from_crisis=1,
+                          **params).probabilities(x)
+
+
+def cross_validated(x: Any, y: Sequence[int], *, kind: str = "mlp", folds: int = 5) -> Any:
     idx = np.arange(len(y))
     np.random.default_rng(0).shuffle(idx)
     probs = np.zeros((len(y), len(CLASSES)))
@@ -96,11 +113,7 @@ def cross_validated(x: Any, y: Sequence[int], folds: int = 5) -> Any:
     for k in range(folds):
         test = idx[k::folds]
         train = np.setdiff1d(idx, test)
-        w, b = fit_model(x[train], ya[train])
-        z = x[test] @ w.T + b
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        probs[test] = e / e.sum(axis=1, keepdims=True)
+        probs[test] = _probabilities(fit_model(x[train], ya[train], kind=kind), x[test])
     return probs
 
 
@@ -168,7 +181,7 @@ def score(items: Sequence[Item], found: Sequence[Analysis], policy: RiskPolicy) 
     return out
 
 
-def main(*, smoke: bool = False, do_fit: bool = False) -> dict[str, Any]:
+def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp") -> dict[str, Any]:
     encoder = Encoder.load()
     cache = VectorCache(CACHE, encoder.id)
     kb = load(bundled_path())
@@ -186,10 +199,9 @@ def main(*, smoke: bool = False, do_fit: bool = False) -> dict[str, Any]:
     if do_fit:
         x = np.stack([a.vector for a in found_train])
         y = [{"crisis": 2, "concern": 1}.get(label, 0) for _, label, _ in train]
-        probs = cross_validated(x, y)
+        probs = cross_validated(x, y, kind=kind)
         thresholds = choose_thresholds(train, found_train, probs, rules)
-        w, b = fit_model(x, y)
-        model = RiskClassifier(weights=w, bias=b, encoder_id=encoder.id, **thresholds)
+        model = RiskClassifier(encoder_id=encoder.id, **fit_model(x, y, kind=kind), **thresholds)
         if not smoke:
             import json
             DEFAULT_MODEL.parent.mkdir(parents=True, exist_ok=True)

@@ -32,15 +32,18 @@ class Scores:
 
 
 class RiskClassifier:
-    """Multinomial logistic regression over (none, concern, crisis) on unit sentence vectors."""
+    """Softmax over (none, concern, crisis) on unit sentence vectors: multinomial logistic regression, or with
+    one ReLU hidden layer in front of it when ``hidden`` (weights ``(units, dim)`` and bias) is given."""
 
     def __init__(self, *, weights: Any, bias: Any, encoder_id: str, crisis: float, foreign_crisis: float,
-                 concern: float, concern_from_crisis: float) -> None:
+                 concern: float, concern_from_crisis: float, hidden: tuple[Any, Any] | None = None) -> None:
         import numpy as np
 
         self._np = np
-        self.weights = np.asarray(weights, dtype=np.float32)  # (classes, dim)
+        self.weights = np.asarray(weights, dtype=np.float32)  # (classes, dim or units)
         self.bias = np.asarray(bias, dtype=np.float32)
+        self.hidden = None if hidden is None else (np.asarray(hidden[0], dtype=np.float32),
+                                                   np.asarray(hidden[1], dtype=np.float32))
         self.encoder_id = encoder_id
         self.crisis = crisis  # crisis probability at or above which a message is a crisis
         self.foreign_crisis = foreign_crisis  # the same for a language the rules cannot read: lower, recall first
@@ -60,14 +63,19 @@ class RiskClassifier:
                         path, data.get("encoder"), encoder_id)
             return None
         t = data["thresholds"]
+        hidden = data.get("hidden")
         return cls(weights=data["weights"], bias=data["bias"], encoder_id=data["encoder"], crisis=t["crisis"],
                    foreign_crisis=t["foreign_crisis"], concern=t["concern"],
-                   concern_from_crisis=t["concern_from_crisis"])
+                   concern_from_crisis=t["concern_from_crisis"],
+                   hidden=None if hidden is None else (hidden["weights"], hidden["bias"]))
 
     def probabilities(self, vectors: Any) -> Any:
         """``(n, 3)`` class probabilities for ``(n, dim)`` vectors."""
         np = self._np
-        z = np.atleast_2d(vectors) @ self.weights.T + self.bias
+        x = np.atleast_2d(vectors)
+        if self.hidden is not None:
+            x = np.maximum(x @ self.hidden[0].T + self.hidden[1], 0.0)
+        z = x @ self.weights.T + self.bias
         z -= z.max(axis=1, keepdims=True)
         e = np.exp(z)
         return e / e.sum(axis=1, keepdims=True)
@@ -77,7 +85,9 @@ class RiskClassifier:
         return Scores(concern=float(p[1]), crisis=float(p[2]))
 
     def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {} if self.hidden is None else {
+            "hidden": {"weights": self.hidden[0].tolist(), "bias": self.hidden[1].tolist()}}
         return {"encoder": self.encoder_id, "classes": list(CLASSES), "weights": self.weights.tolist(),
-                "bias": self.bias.tolist(),
+                "bias": self.bias.tolist(), **out,
                 "thresholds": {"crisis": self.crisis, "foreign_crisis": self.foreign_crisis, "concern": self.concern,
                                "concern_from_crisis": self.concern_from_crisis}}

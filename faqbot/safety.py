@@ -139,14 +139,15 @@ _DIRECT = _rules(
     ("suicide-method", r"\b(?:fastest|easiest|quickest|painless|surest|best) ways? to (?:die|kill|end|overdose)\b"
                        r"|\blethal dose\b|\bhow (?:much|many)(?: \w+){0,3} (?:would|will|does it take to|to) (?:kill|od"
                        r"|overdose|die)\b|\bhow many(?: \w+){0,2} (?:would|does|will) it take to"
-                       r" (?:die|overdose|kill)\b"),
+                       r" (?:die|overdose|kill)\b|\bhow (?:much|many)(?: \w+){0,5} (?:to|so i|so that i|and|that i)"
+                       r" (?:not|never) wake up\b"),
 )
 # Situational: states and events; talk about them in general, in a hypothetical or long ago is not an emergency.
 _HYPOTHETICAL = re.compile(r"\b(?:what if|what happens if|if someone|if somebody|if you|if a|if people|in case|"
                            r"if anyone|if they|if he|if she|in the event)\b")
 _QUESTION = re.compile(r"^(?:so |and |but |ok |okay )?(?:is|are|does|do|did|can|could|will|would|how|what|why|when"
                        r"|where|who|has|have|should|which|was|were|any)\b(?! not\b)")
-_PAST = re.compile(r"\b(?:years?|months?|weeks?) ago\b|\blast (?:year|month|summer|spring|winter|fall|session|time"
+_PAST = re.compile(r"\b(?:years?|months?|weeks?|(?:a )?long time) ago\b|\bwhen i was (?:\d+|younger|a kid|a teen)\b|\blast (?:year|month|summer|spring|winter|fall|session|time"
                    r"|infusion|treatment|appointment|visit)\b|\bin the past\b|\bin (?:19|20)\d\d\b|\bused to\b"
                    r"|\b(?:sometimes|usually|often|occasionally|once|twice)\b|\b(?:\d+|two|three|several|many) times\b"
                    r"|\bhistory of\b|\bdied (?:of|from)\b|\blost \w+ \w+ to\b|\bback (?:then|in)\b"
@@ -274,6 +275,27 @@ def compile_rules(lexicon: Lexicon) -> Rules:
                          rf"|[5-9]|\d\d)"
                          rf"\b(?: \w+){{0,3}} (?:{_DRUG}|pill|tablets|xans|bars|percs|{_RX}|{_OURS})\b"
                          r"|\bswallowed (?:a|the|my|an entire|a whole)(?: \w+){0,2} (?:bottle|pack|box|handful)\b"),
+        # Means, timing and farewells: the imminent signs a visitor gives without any crisis keyword.
+        ("means", rf"\b(?:saved|saving|stockpiled|stockpiling|hoarded|hoarding|stashed|stashing|collected|collecting"
+                  rf"|been keeping|counted|counting) (?:up )?(?:all )?(?:of )?(?:my |the |enough |these |those |his |her )?"
+                  rf"(?:\w+ )?(?:{_DRUG}|pills|tablets|{_RX})\b|\benough (?:\w+ )?(?:pills|tablets|meds) to\b"
+                  r"|\b(?:gun|pistol|barrel|rifle) (?:to|against|in) my (?:head|mouth|temple|chest)\b"
+                  r"|\b(?:loaded|bought|got|holding|cleaned|cleaning)(?: \w+){0,2} (?:gun|pistol|rifle|shotgun|revolver"
+                  r"|firearm)\b(?=.*\b(?:tonight|myself|end|head|done|ready|goodbye|die)\b)"
+                  r"|\b(?:rope|noose) (?:is )?(?:ready|tied|set up|up|hanging)\b|\btied (?:a|the) (?:rope|noose)\b"),
+        ("timing", r"\b(?:tonight|today|tomorrow|this weekend|friday|saturday|sunday|monday|tuesday|wednesday|thursday)"
+                   r"(?: is| will be)? the (?:night|day)\b(?! (?:of|for|before|after)\b)"
+                   r"|\b(?:picked|chose|chosen|set|decided on) (?:a|the|my) (?:date|day|time|night)\b"
+                   r"(?=.*\b(?:die|end|do it|goodbye|myself|it all|gone)\b)"
+                   r"|\b(?:doing it|going to do it|do it) (?:tonight|tomorrow night|this weekend|at (?:midnight|\d+))\b"
+                   r"|\b(?:will not|not going to) (?:be (?:here|around|alive)|make it|wake up|see) (?:tomorrow|much longer"
+                   r"|by morning|the morning|next week|the weekend|another day|christmas|my birthday)\b"),
+        ("farewell", r"\b(?:wrote|writing|written|write|left|leaving|finished|typed) (?:a |my |the |out |all )?(?:suicide"
+                     r"|goodbye|farewell|final|last) (?:note|notes|letter|letters|message|messages|video)\b"
+                     r"|\b(?:giv(?:e|ing|en)|gave) away (?:all )?(?:of )?my (?:\w+ )?(?:stuff|things|belongings|possessions|pets?)\b"
+                     r"|\bthis is (?:my|a) (?:goodbye|last message|final message)\b"
+                     r"|\b(?:goodbye|bye) (?:forever|cruel world|world)\b"
+                     r"|\btell (?:my|them|him|her) (?:\w+ )?(?:i love them|that i love them|i am sorry|that i am sorry)\b"),
         ("not-breathing", rf"\b{_NOT} (?:breathe|breathing)\b|\bcan not breathe\b|\bwill not breathe\b"
                           r"|\b(?:idk|not know|not sure|can not tell) if(?: \w+){0,6} (?:breathing|alive)\b"),
         ("unresponsive", r"\b(?:unresponsive|unconscious|passed out|collapsed|blacked out|turning blue|lips are blue"
