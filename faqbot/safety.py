@@ -139,7 +139,7 @@ _DIRECT = _rules(
     ("suicide-method", r"\b(?:fastest|easiest|quickest|painless|surest|best) ways? to (?:die|kill|end|overdose)\b"
                        r"|\blethal dose\b|\bhow (?:much|many)(?: \w+){0,3} (?:would|will|does it take to|to) (?:kill|od"
                        r"|overdose|die)\b|\bhow many(?: \w+){0,2} (?:would|does|will) it take to"
-                       r" (?:die|overdose|kill)\b|\bhow (?:much|many)(?: \w+){0,5} (?:to|so i|so that i|and|that i)"
+                       r" (?:die|overdose|kill)\b|\bhow (?:much|many)(?: \w+){0,7} (?:to|so i|so that i|and|that i)"
                        r" (?:not|never) wake up\b"),
 )
 # Situational: states and events; talk about them in general, in a hypothetical or long ago is not an emergency.
@@ -175,11 +175,11 @@ def _fires(rules: tuple[tuple[str, re.Pattern[str]], ...], norm: str) -> str:
 _CLAUSES = re.compile(r"[.!?;\n]+|,\s*(?=but\b|and now\b|now\b|so\b)|\s+(?=but\b|and now\b|except now\b)")
 
 
-def _crisis(text: str, situational: tuple[tuple[str, re.Pattern[str]], ...]) -> str:
+def _crisis(text: str, situational: tuple[tuple[str, re.Pattern[str]], ...], *, direct: bool = True) -> str:
     """The crisis rule that fires. Direct intent is never vetoed; a situational rule is, in its own clause only,
     when that clause talks about danger in the past, in a hypothetical or as a general question."""
     norm = _prepare(text)
-    label = _fires(_DIRECT, norm)
+    label = _fires(_DIRECT, norm) if direct else ""
     if label:
         return label
     for clause in (_prepare(c) for c in _CLAUSES.split(fold(text))):
@@ -233,6 +233,7 @@ class Lexicon:
 @dataclass(frozen=True)
 class Rules:
     situational: tuple[tuple[str, re.Pattern[str]], ...]
+    signs: tuple[tuple[str, re.Pattern[str]], ...]
     referral: tuple[tuple[str, re.Pattern[str]], ...]
     phrases: re.Pattern[str] | None = None
 
@@ -275,27 +276,6 @@ def compile_rules(lexicon: Lexicon) -> Rules:
                          rf"|[5-9]|\d\d)"
                          rf"\b(?: \w+){{0,3}} (?:{_DRUG}|pill|tablets|xans|bars|percs|{_RX}|{_OURS})\b"
                          r"|\bswallowed (?:a|the|my|an entire|a whole)(?: \w+){0,2} (?:bottle|pack|box|handful)\b"),
-        # Means, timing and farewells: the imminent signs a visitor gives without any crisis keyword.
-        ("means", rf"\b(?:saved|saving|stockpiled|stockpiling|hoarded|hoarding|stashed|stashing|collected|collecting"
-                  rf"|been keeping|counted|counting) (?:up )?(?:all )?(?:of )?(?:my |the |enough |these |those |his |her )?"
-                  rf"(?:\w+ )?(?:{_DRUG}|pills|tablets|{_RX})\b|\benough (?:\w+ )?(?:pills|tablets|meds) to\b"
-                  r"|\b(?:gun|pistol|barrel|rifle) (?:to|against|in) my (?:head|mouth|temple|chest)\b"
-                  r"|\b(?:loaded|bought|got|holding|cleaned|cleaning)(?: \w+){0,2} (?:gun|pistol|rifle|shotgun|revolver"
-                  r"|firearm)\b(?=.*\b(?:tonight|myself|end|head|done|ready|goodbye|die)\b)"
-                  r"|\b(?:rope|noose) (?:is )?(?:ready|tied|set up|up|hanging)\b|\btied (?:a|the) (?:rope|noose)\b"),
-        ("timing", r"\b(?:tonight|today|tomorrow|this weekend|friday|saturday|sunday|monday|tuesday|wednesday|thursday)"
-                   r"(?: is| will be)? the (?:night|day)\b(?! (?:of|for|before|after)\b)"
-                   r"|\b(?:picked|chose|chosen|set|decided on) (?:a|the|my) (?:date|day|time|night)\b"
-                   r"(?=.*\b(?:die|end|do it|goodbye|myself|it all|gone)\b)"
-                   r"|\b(?:doing it|going to do it|do it) (?:tonight|tomorrow night|this weekend|at (?:midnight|\d+))\b"
-                   r"|\b(?:will not|not going to) (?:be (?:here|around|alive)|make it|wake up|see) (?:tomorrow|much longer"
-                   r"|by morning|the morning|next week|the weekend|another day|christmas|my birthday)\b"),
-        ("farewell", r"\b(?:wrote|writing|written|write|left|leaving|finished|typed) (?:a |my |the |out |all )?(?:suicide"
-                     r"|goodbye|farewell|final|last) (?:note|notes|letter|letters|message|messages|video)\b"
-                     r"|\b(?:giv(?:e|ing|en)|gave) away (?:all )?(?:of )?my (?:\w+ )?(?:stuff|things|belongings|possessions|pets?)\b"
-                     r"|\bthis is (?:my|a) (?:goodbye|last message|final message)\b"
-                     r"|\b(?:goodbye|bye) (?:forever|cruel world|world)\b"
-                     r"|\btell (?:my|them|him|her) (?:\w+ )?(?:i love them|that i love them|i am sorry|that i am sorry)\b"),
         ("not-breathing", rf"\b{_NOT} (?:breathe|breathing)\b|\bcan not breathe\b|\bwill not breathe\b"
                           r"|\b(?:idk|not know|not sure|can not tell) if(?: \w+){0,6} (?:breathing|alive)\b"),
         ("unresponsive", r"\b(?:unresponsive|unconscious|passed out|collapsed|blacked out|turning blue|lips are blue"
@@ -306,6 +286,34 @@ def compile_rules(lexicon: Lexicon) -> Rules:
                     r"|\bchest (?:pain|hurts|is hurting|is tight|pains)\b|\bheart is (?:racing|pounding)\b"
                     r"|\b(?:this is an|medical|it is an) emergency\b|\bcall (?:911|an ambulance)\b"
                     r"|\b(?:bleeding|blood) (?:a lot|everywhere|will not stop|badly)\b"),
+    )
+    # Means, timing and farewells: imminent signs given without any crisis keyword. Written from training data, they
+    # read some ordinary messages too ("tomorrow is the day i start"), so they make a crisis only with a classifier
+    # score in the concern range or above; alone they attach the crisis line to the answer (see RiskPolicy.assess).
+    _SIGNS = _rules(
+        ("means", rf"\b(?:saved|saving|stockpiled|stockpiling|hoarded|hoarding|stashed|stashing|collected|collecting"
+                  rf"|been keeping|counted|counting) (?:up |out )?(?:all )?(?:of )?(?:my |the |enough |these |those "
+                  rf"|his |her )?(?:\w+ )?(?:{_DRUG}|pills|tablets|{_RX})\b"
+                  r"|\benough (?:\w+ )?(?:pills|tablets|meds)(?: \w+){0,4} to (?:end|finish|die|do it|kill|not wake)\b"
+                  r"|\b(?:gun|pistol|barrel|rifle) (?:to|against|in) my (?:head|mouth|temple|chest)\b"
+                  r"|\b(?:gun|pistol|rifle|shotgun|revolver) is loaded\b"
+                  r"|\b(?:loaded|bought|got|holding|cleaned|cleaning)(?: \w+){0,2} (?:gun|pistol|rifle|shotgun|revolver"
+                  r"|firearm)\b(?=.*\b(?:tonight|myself|end|head|done|ready|goodbye|die)\b)"
+                  r"|\b(?:rope|noose) (?:is )?(?:ready|tied|set up|up|hanging)\b|\btied (?:a|the) (?:rope|noose)\b"),
+        ("timing", r"\b(?:tonight|today|tomorrow|this weekend|friday|saturday|sunday|monday|tuesday|wednesday|thursday)"
+                   r"(?: is| will be)? the (?:night|day)\b(?! (?:of|for|before|after)\b)"
+                   r"|\b(?:picked|chose|chosen|set|decided on) (?:a|the|my) (?:date|day|time|night)\b"
+                   r"(?=.*\b(?:die|end|do it|goodbye|myself|it all|gone)\b)"
+                   r"|\b(?:doing it|going to do it|do it) (?:tonight|tomorrow night|this weekend|at (?:midnight|\d+))\b"
+                   r"|\b(?:will not|not going to) (?:be (?:here|around|alive)|make it|wake up|see) (?:tomorrow|much longer"
+                   r"|by morning|the morning|next week|the weekend|another day|christmas|my birthday)\b"
+                   r"(?! (?:to|for|at|because|but|when|if|in|and can|can)\b)"),
+        ("farewell", r"\b(?:wrote|writing|written|write|left|leaving|finished|typed) (?:a |my |the |out |all )?(?:suicide"
+                     r"|goodbye|farewell|final|last) (?:note|notes|letter|letters|message|messages|video)\b"
+                     r"|\b(?:giv(?:e|ing|en)|gave) away (?:all )?(?:of )?my (?:\w+ )?(?:stuff|things|belongings|possessions|pets?)\b"
+                     r"|\bthis is (?:my|a) (?:goodbye|last message|final message)\b"
+                     r"|\b(?:goodbye|bye) (?:forever|cruel world|world)\b"
+                     r"|\btell (?:my|them|him|her) (?:\w+ )?(?:i love them|that i love them|i am sorry|that i am sorry)\b"),
     )
     _REFERRAL = _rules(
         ("pregnancy", r"\b(?:pregnant|pregnancy|breastfeeding|breast feeding|lactating|trying to conceive"
@@ -335,7 +343,7 @@ def compile_rules(lexicon: Lexicon) -> Rules:
                         rf"|\bmy {_CONDITION}\b"),
     )
     phrases = re.compile(r"\b" + _alternation(lexicon.crisis_phrases)) if lexicon.crisis_phrases else None
-    return Rules(situational=_SITUATIONAL, referral=_REFERRAL, phrases=phrases)
+    return Rules(situational=_SITUATIONAL, signs=_SIGNS, referral=_REFERRAL, phrases=phrases)
 
 class RiskPolicy:
     """A deployment's triage: its lexicon and texts, the shared rules, and optionally a classifier on vectors.
@@ -378,6 +386,10 @@ class RiskPolicy:
         # to withhold the answer or to read distress into: only a score past the crisis threshold counts, and it
         # gets the crisis line with the answer (concern, below).
         short = not foreign and len(a.words) <= CLASSIFIER_MIN_WORDS
+        sign = _crisis(a.text, self._rules.signs, direct=False)
+        # A sign makes a crisis when the meaning agrees: the classifier at least halfway to its own crisis threshold.
+        if sign and (scores is None or c is None or scores.crisis >= c.crisis / 2):
+            return Verdict(Risk.CRISIS, sign)
         if scores is not None and c is not None:
             if scores.crisis >= c.crisis and not short:
                 return Verdict(Risk.CRISIS, "classifier")
@@ -390,6 +402,8 @@ class RiskPolicy:
         for reason, pattern in self._rules.referral:
             if pattern.search(norm):
                 return Verdict(Risk.REFERRAL, reason)
+        if sign:
+            return Verdict(Risk.CONCERN, sign)
         if scores is not None and c is not None and (
                 scores.crisis >= c.crisis if short else
                 scores.concern >= c.concern or scores.crisis >= c.concern_from_crisis):

@@ -196,3 +196,42 @@ def test_answer_suite_agrees_with_safety() -> None:
         if assess(case["q"]).risk.value != expected:
             wrong.append((case["q"], expected, assess(case["q"])))
     assert not wrong, wrong
+
+
+# Imminent signs without a crisis keyword (means kept ready, a time chosen, farewells). These sentences are written
+# for this test, not taken from the training data the rules were checked on.
+IMMINENT_SIGNS = [
+    "ive been stockpiling my sleeping pills since january",
+    "counted out all my meds on the table, its enough",
+    "theres enough oxy pills in my drawer to finish this",
+    "my dads pistol is loaded and im sitting with it, i want this to end",
+    "the rope is tied in the garage",
+    "saturday is the day. ive made my peace",
+    "picked the date, the 14th, and after that im gone",
+    "i wont be around by morning so thanks for nothing",
+    "doing it at midnight",
+    "finished writing the goodbye letters to my parents",
+    "ive been giving away my belongings to friends this week",
+    "how many of my xanax would it take so i never wake up",
+    "please tell my sister that i am sorry",
+]
+IMMINENT_LOOKALIKES = [
+    "friday is the day of my consultation right?",
+    "saving up money for the treatment, how much is it",
+    "i collected all my records from my old doctor, do you need them",
+    "giving away free samples is that something you do",
+    "i wrote a letter to my doctor about ketamine, what should it say",
+    "my brother bought a rifle for hunting season, unrelated but can he come with me",
+    "when i was 19 i wrote a goodbye note. im 40 now and fine, asking about alcohol treatment",
+    "i will not be around tomorrow to take your call, can i email instead",
+]
+
+
+@pytest.mark.parametrize("text", IMMINENT_SIGNS)
+def test_imminent_sign_without_a_keyword_is_crisis(text: str) -> None:
+    assert assess(text).risk is Risk.CRISIS, assess(text)
+
+
+@pytest.mark.parametrize("text", IMMINENT_LOOKALIKES)
+def test_imminent_lookalike_is_not_crisis(text: str) -> None:
+    assert assess(text).risk is not Risk.CRISIS, assess(text)
