@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from . import callback, split
+from . import callback, cues, split
 from .analysis import Analysis
 from .callback import CallbackRequest, CallbackTexts, Step
 from .dialog_state import MAX_OPTIONS, MAX_RECENT, ConversationState, IllegalTransition, State
@@ -22,7 +22,7 @@ from .models import Candidate, Option, Reply, ReplyType
 from .rotation import Rotation
 from .safety import Risk, RiskPolicy
 from .smalltalk import SmallTalkMatcher
-from .text import STOPWORDS, normalize
+from .text import normalize
 
 __all__ = ["MAX_OPTIONS", "MAX_RECENT", "Conversation", "ConversationState", "IllegalTransition", "State"]
 
@@ -37,25 +37,10 @@ MAX_PARTS = 3
 # Both conjuncts of "does it help with X and Y" must match this surely to be read as two questions.
 DISTRIBUTE = 0.6
 
-_MORE = re.compile(r"^(?:(?:ok|okay|and|so|yes|please|pls)\s+)*(?:tell me more|more|go on|continue|keep going|"
-                   r"more details?|more info(?:rmation)?|elaborate|explain more|say more|anything else|"
-                   r"tell me more about (?:it|that|this)|more about (?:it|that|this)|details)(?:\s+please)?$")
-_REPEAT = re.compile(r"^(?:(?:can|could) you )?(?:repeat(?: that| it)?|say (?:that|it) again|again|come again"
-                     r"|what did you say)(?:\s+please)?$")
 _ORDINALS = {"1": 0, "one": 0, "first": 0, "2": 1, "two": 1, "second": 1, "3": 2, "three": 2, "third": 2,
              "last": -1}
 _PICK = re.compile(r"^(?:(?:option|number|no|the|i mean|i meant|it is|its)\s+)*(\w+)(?:\s+(?:one|option))?"
                    r"(?:\s+please)?$")
-# Words that make a short question lean on what came before ("how does *it* work?", "what about opioids?").
-_ANAPHORA = frozenset("it that this they them those these there then instead also too".split())
-_QUESTION_WORDS = frozenset("what who how where when why which".split())
-_ELLIPSIS_LEADS = ("what about", "how about", "and for", "and what about", "what if", "and", "so", "but")
-# A personal story, about oneself or someone close: it deserves a word of acknowledgement before the facts.
-_RELATIVE = re.compile(r"\bmy (?:\w+ )?(?:son|daughter|husband|wife|partner|brother|sister|mom|mother|dad|father"
-                       r"|boyfriend|girlfriend|fiance|fiancee|friend|kid|kids|child|children|cousin|uncle|aunt"
-                       r"|family|grandson|granddaughter)\b")
-_FIRST_PERSON = re.compile(r"\b(?:i am|i have|i was|i have been|i had|i keep|i tried|i relapsed|i started|i lost)\b")
-STORY_WORDS = 12
 
 
 class Conversation:
@@ -206,9 +191,9 @@ class Conversation:
         picked = self._picked_option(a)
         if picked is not None:
             return self._answer(picked, confidence=1.0, asked_again=True)
-        if _REPEAT.match(a.norm) and self.state.recent:
+        if cues.asks_repeat(a.norm) and self.state.recent:
             return self._answer(self.state.recent[-1], confidence=1.0, asked_again=True)
-        if _MORE.match(a.norm) and self.state.recent:
+        if cues.asks_more(a.norm) and self.state.recent:
             return self._more()
         several = self._several(a)
         if several is not None:
@@ -230,10 +215,10 @@ class Conversation:
         alone = self.engine.rank(a, limit=limit)
         topic = self.kb.entry(self.state.recent[-1]) if self.state.recent else None
         subject = self.kb.settings.subject
-        if topic is not None and _is_elliptical(a.norm):
+        if topic is not None and cues.is_elliptical(a.norm):
             text = f"{a.text} {topic.question}"
-        elif topic is None and subject and _is_contentless(a.norm):
-            text = _about(a.norm, subject)
+        elif topic is None and subject and cues.is_contentless(a.norm):
+            text = cues.about(a.norm, subject)
         else:
             return alone
         alone_top = alone[0] if alone else None
@@ -273,7 +258,7 @@ class Conversation:
             return replace(reply, suggestions=tuple(dict.fromkeys([*offered, *reply.suggestions]))[:MAX_SUGGESTIONS])
         sections = [f"**{c.entry.question}**\n\n{c.entry.answer}" for c in sure]
         kind = ReplyType.GAP if all(c.entry.is_gap for c in sure) else ReplyType.ANSWER
-        related = self._entry_questions(self._related(first.id))
+        related = self._handoff() if first.is_gap else self._entry_questions(self._related(first.id))
         return Reply(kind, "\n\n".join(sections), entry=first.id, confidence=min(c.confidence for c in sure),
                      suggestions=tuple(dict.fromkeys([*offered, *related]))[:MAX_SUGGESTIONS],
                      parts=tuple(c.entry.id for c in sure))
@@ -380,7 +365,7 @@ class Conversation:
 
     def _acknowledged(self, reply: Reply, a: Analysis) -> Reply:
         acks = self.kb.settings.acknowledgements
-        if not acks or reply.type not in (ReplyType.ANSWER, ReplyType.GAP) or not _is_story(a.norm):
+        if not acks or reply.type not in (ReplyType.ANSWER, ReplyType.GAP) or not cues.is_story(a.norm):
             return reply
         ack = acks[zlib.crc32(a.norm.encode()) % len(acks)]
         return replace(reply, text=f"{ack}\n\n{reply.text}")
@@ -388,7 +373,7 @@ class Conversation:
     def _is_control(self, a: Analysis) -> bool:
         """A turn that steers the conversation (a pick, "repeat", "more") rather than saying anything."""
         recent = bool(self.state.recent)
-        return self._picked_option(a) is not None or recent and bool(_REPEAT.match(a.norm) or _MORE.match(a.norm))
+        return self._picked_option(a) is not None or recent and (cues.asks_repeat(a.norm) or cues.asks_more(a.norm))
 
     def _picked_option(self, a: Analysis) -> str | None:
         """A pick among the offered options: by number or ordinal, or by retyping the option's question."""
@@ -427,31 +412,3 @@ class Conversation:
 
     def _entry_questions(self, ids: Sequence[str]) -> tuple[str, ...]:
         return tuple(self.kb.entry(i).question for i in ids if self.kb.has(i))
-
-
-def _is_elliptical(norm: str) -> bool:
-    """A short message that leans on context: a pronoun, a "what about ..." lead, or almost no content words."""
-    words = norm.split()
-    content = [w for w in words if w not in STOPWORDS]
-    if any(norm == lead or norm.startswith(lead + " ") for lead in _ELLIPSIS_LEADS):
-        return True
-    return len(content) <= 3 and any(w in _ANAPHORA for w in words)
-
-
-def _is_contentless(norm: str) -> bool:
-    """Nothing but function and question words ("what is it", "who does that"): only a subject gives it sense."""
-    return all(w in STOPWORDS or w in _QUESTION_WORDS for w in norm.split())
-
-
-def _about(norm: str, subject: str) -> str:
-    """The message with its first pronoun read as the subject ("what is it" -> "what is ketamine therapy")."""
-    words = norm.split()
-    for i, w in enumerate(words):
-        if w in _ANAPHORA:
-            return " ".join([*words[:i], subject, *words[i + 1:]])
-    return f"{norm} {subject}"
-
-
-def _is_story(norm: str) -> bool:
-    """Someone close is named, or the visitor tells of themselves at some length."""
-    return bool(_RELATIVE.search(norm)) or (len(norm.split()) >= STORY_WORDS and bool(_FIRST_PERSON.search(norm)))
