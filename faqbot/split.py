@@ -14,10 +14,10 @@ from .text import STOPWORDS, normalize
 
 __all__ = ["Coordination", "clauses", "coordination"]
 
-# Question boundaries: sentence ends, "and"/"also"/"plus" followed by a new question, or a comma before a wh-word.
+# Question boundaries: sentence ends, or "and"/"also"/"plus" followed by a new question. Not a bare comma: "for
+# someone on methadone, how fast does it work" is one question with a preface.
 _SPLIT = re.compile(r"(?<=[?!.])\s+|\?+\s*|\s*(?:,\s*)?\b(?:and also|also|and|plus)\s+(?=(?:how|what|when|where|"
-                    r"who|why|which|is|are|do|does|can|could|will|would|should|any|its|it is)\b)"
-                    r"|\s*,\s*(?=(?:how|what|when|where|who|why|which)\b)", re.IGNORECASE)
+                    r"who|why|which|is|are|do|does|can|could|will|would|should|any|its|it is)\b)", re.IGNORECASE)
 # "&" and "+" between words join like "and"; normalising would drop them.
 _SYMBOL = re.compile(r"\s+[&+]\s+|(?<=\w)\s*&\s*(?=\w)")
 _CONJUNCTIONS = frozenset(("and", "n", "plus"))

@@ -79,6 +79,8 @@ def test_a_long_second_conjunct_joins_clauses_not_topics() -> None:
 def test_question_words_after_and_start_a_new_clause() -> None:
     assert clauses("do you do whitening and how much is it") == ["do you do whitening", "how much is it"]
     assert clauses("price? parking?") == ["price", "parking"]
+    assert clauses("for someone with braces, how do i whiten my teeth") == [
+        "for someone with braces, how do i whiten my teeth"]
 
 
 # --- the dialog ----------------------------------------------------------------------------------------
@@ -120,7 +122,7 @@ def test_pros_and_cons_is_one_question(bot: Bot) -> None:
 def test_very_short_pairs_answer_each(bot: Bot) -> None:
     for message, want in (("price? parking?", {"gap-price", "gap-parking"}),
                           ("fees and parking", {"gap-price", "gap-parking"}),
-                          ("whitening, how much", {"whitening", "gap-price"})):
+                          ("whitening? how much", {"whitening", "gap-price"})):
         reply = bot.conversation().ask(message)
         assert want <= reached(reply), (message, reply)
 
