@@ -32,11 +32,19 @@ def measure(bot: Bot, path: Any) -> dict[str, Any]:
     gap_ids = {e.id for e in bot.kb.entries if e.is_gap}
     contact = bot.kb.settings.contact
     out: dict[str, Any] = {"gap_cases": 0, "gap_answered_by_topic": 0, "multi_cases": 0, "multi_covered": 0,
-                           "turn_pairs": 0, "repeated_answer": 0, "fallbacks": 0, "fallback_max_lines": 0}
+                           "turn_pairs": 0, "repeated_answer": 0, "fallbacks": 0, "fallback_max_lines": 0,
+                           "clarifications": 0, "clarify_short": 0}
     texts: Counter[str] = Counter()
-    bad: dict[str, list[str]] = {"gap": [], "multi": [], "repeat": []}
+    bad: dict[str, list[str]] = {"gap": [], "multi": [], "repeat": [], "clarify": []}
 
-    def note_fallback(reply: Reply) -> None:
+    def note(reply: Reply, question: str) -> None:
+        """Count what a visitor sees in any reply: fallbacks (length, wording) and clarifications."""
+        if reply.type is ReplyType.CLARIFY:
+            # A clarification offers two options or more, and lists them in its text for clients without buttons.
+            out["clarifications"] += 1
+            if len(reply.options) < 2 or not all(o.text in reply.text for o in reply.options):
+                out["clarify_short"] += 1
+                bad["clarify"].append(question)
         if reply.type is ReplyType.FALLBACK:
             out["fallbacks"] += 1
             texts[reply.text] += 1
@@ -44,7 +52,7 @@ def measure(bot: Bot, path: Any) -> dict[str, Any]:
 
     for case in cases:
         reply = bot.conversation().ask(case.question)
-        note_fallback(reply)
+        note(reply, case.question)
         if case.expect in gap_ids:
             out["gap_cases"] += 1
             if reply.entry and reply.entry not in gap_ids and reply.type is not ReplyType.CLARIFY:
@@ -64,7 +72,7 @@ def measure(bot: Bot, path: Any) -> dict[str, Any]:
         previous: Reply | None = None
         for case in turns:
             reply = chat.ask(case.question)
-            note_fallback(reply)
+            note(reply, case.question)
             if previous is not None and previous.type is ReplyType.ANSWER:
                 out["turn_pairs"] += 1
                 asked_again = any(w in case.question.lower() for w in REPEAT_ASKED)
@@ -84,7 +92,8 @@ def main(*, smoke: bool = False) -> dict[str, Any]:
     for name, r in results.items():
         print(f"{name}: declared gaps answered from another entry {r['gap_answered_by_topic']}/{r['gap_cases']}; "
               f"multi-question messages with every part answered or offered {r['multi_covered']}/{r['multi_cases']}; "
-              f"same answer twice in a row {r['repeated_answer']}/{r['turn_pairs']}; fallbacks {r['fallbacks']}, "
+              f"same answer twice in a row {r['repeated_answer']}/{r['turn_pairs']}; clarifications with fewer than "
+              f"two options or unlisted {r['clarify_short']}/{r['clarifications']}; fallbacks {r['fallbacks']}, "
               f"at most {r['fallback_max_lines']} lines plus contact, {r['fallback_distinct']} wordings, the most "
               f"used {r['fallback_top_share']:.0%}")
         for kind, examples in r["examples"].items():

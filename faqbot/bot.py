@@ -16,6 +16,7 @@ from .encoder import Encoder
 from .engine import Engine, EngineOptions
 from .knowledge import KnowledgeBase
 from .models import Candidate, Entry, Reply, Settings
+from .rotation import Rotation
 from .safety import Lexicon, RiskPolicy
 from .semantic import VectorCache, default_cache_dir
 from .smalltalk import SmallTalkMatcher
@@ -59,6 +60,7 @@ class Bot:
         self.engine = Engine(kb.entries, synonyms=kb.synonyms, options=options, encoder=enc, cache=cache)
         self.smalltalk = SmallTalkMatcher(kb.smalltalk, encode=enc.encode if enc else None)
         self.policy = policy or default_policy(kb, enc)
+        self.rotation = Rotation()  # fallback wordings take turns across all of this bot's conversations
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, encoder: EncoderChoice = "default",
@@ -89,7 +91,8 @@ class Bot:
         if state is not None and not isinstance(state, ConversationState):
             state = ConversationState.from_dict(state)
         return Conversation(kb=self.kb, engine=self.engine, smalltalk=self.smalltalk, policy=self.policy,
-                            state=state, callbacks=self.callbacks, region=self.region)
+                            state=state, callbacks=self.callbacks, region=self.region,
+                            rotation=self.rotation)
 
     def explain(self, text: str, *, limit: int = 5) -> list[Candidate]:
         """The top candidates for ``text`` with scores and what drove them (no safety or dialog)."""

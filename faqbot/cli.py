@@ -43,7 +43,7 @@ def format_reply(reply: Reply) -> str:
         lines.append(f"  {i}. {option.text}")
     if reply.suggestions:
         lines.append("Related: " + " | ".join(reply.suggestions))
-    tag = reply.type.value + (f" · {reply.entry}" if reply.entry else "")
+    tag = reply.type.value + (f" · {' + '.join(reply.parts or (reply.entry,))}" if reply.entry else "")
     if reply.type in (ReplyType.ANSWER, ReplyType.CLARIFY):
         tag += f" · confidence {reply.confidence:.2f}"
     lines.append(f"[{tag}]")

@@ -12,16 +12,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from . import callback
+from . import callback, cues, split
 from .analysis import Analysis
 from .callback import CallbackRequest, CallbackTexts, Step
 from .dialog_state import MAX_OPTIONS, MAX_RECENT, ConversationState, IllegalTransition, State
 from .engine import Engine
 from .knowledge import KnowledgeBase
 from .models import Candidate, Option, Reply, ReplyType
+from .rotation import Rotation
 from .safety import Risk, RiskPolicy
 from .smalltalk import SmallTalkMatcher
-from .text import STOPWORDS, normalize
+from .text import normalize
 
 __all__ = ["MAX_OPTIONS", "MAX_RECENT", "Conversation", "ConversationState", "IllegalTransition", "State"]
 
@@ -33,28 +34,13 @@ CONTEXT_EVIDENCE = 0.15
 # cannot be answered outright): they share something with the question. Chosen on the visitor dev split.
 HINT_FLOOR = 0.05
 MAX_PARTS = 3
+# Both conjuncts of "does it help with X and Y" must match this surely to be read as two questions.
+DISTRIBUTE = 0.6
 
-_MORE = re.compile(r"^(?:(?:ok|okay|and|so|yes|please|pls)\s+)*(?:tell me more|more|go on|continue|keep going|"
-                   r"more details?|more info(?:rmation)?|elaborate|explain more|say more|anything else|"
-                   r"tell me more about (?:it|that|this)|more about (?:it|that|this)|details)(?:\s+please)?$")
-_REPEAT = re.compile(r"^(?:(?:can|could) you )?(?:repeat(?: that| it)?|say (?:that|it) again|again|come again"
-                     r"|what did you say)(?:\s+please)?$")
 _ORDINALS = {"1": 0, "one": 0, "first": 0, "2": 1, "two": 1, "second": 1, "3": 2, "three": 2, "third": 2,
              "last": -1}
 _PICK = re.compile(r"^(?:(?:option|number|no|the|i mean|i meant|it is|its)\s+)*(\w+)(?:\s+(?:one|option))?"
                    r"(?:\s+please)?$")
-# Words that make a short question lean on what came before ("how does *it* work?", "what about opioids?").
-_ANAPHORA = frozenset("it that this they them those these there then instead also too".split())
-_ELLIPSIS_LEADS = ("what about", "how about", "and for", "and what about", "what if", "and", "so", "but")
-# Question boundaries: sentence ends, or "and"/"also" followed by a new question.
-_SPLIT = re.compile(r"(?<=[?!.])\s+|\?+\s*|\s*(?:,\s*)?\b(?:and also|also|and|plus)\s+(?=(?:how|what|when|where|"
-                    r"who|why|which|is|are|do|does|can|could|will|would|should|any|its|it is)\b)", re.IGNORECASE)
-# A personal story, about oneself or someone close: it deserves a word of acknowledgement before the facts.
-_RELATIVE = re.compile(r"\bmy (?:\w+ )?(?:son|daughter|husband|wife|partner|brother|sister|mom|mother|dad|father"
-                       r"|boyfriend|girlfriend|fiance|fiancee|friend|kid|kids|child|children|cousin|uncle|aunt"
-                       r"|family|grandson|granddaughter)\b")
-_FIRST_PERSON = re.compile(r"\b(?:i am|i have|i was|i have been|i had|i keep|i tried|i relapsed|i started|i lost)\b")
-STORY_WORDS = 12
 
 
 class Conversation:
@@ -62,7 +48,7 @@ class Conversation:
 
     def __init__(self, *, kb: KnowledgeBase, engine: Engine, smalltalk: SmallTalkMatcher, policy: RiskPolicy,
                  state: ConversationState | None = None, callbacks: CallbackTexts | None = None,
-                 region: str = callback.DEFAULT_REGION) -> None:
+                 region: str = callback.DEFAULT_REGION, rotation: Rotation | None = None) -> None:
         self.kb = kb
         self.engine = engine
         self.smalltalk = smalltalk
@@ -70,6 +56,8 @@ class Conversation:
         self.state = state or ConversationState()
         self.callbacks = callbacks  # None: this deployment takes no callback requests
         self.region = region
+        # Whose turn it is among the fallback wordings: the bot's, shared by its conversations, so a run spreads.
+        self.rotation = rotation or Rotation()
         # Set by the turn that completes a callback request, for the transport to store; never in ``state``.
         self.submitted: CallbackRequest | None = None
         # The turn's text was an answer to a callback step (contact details): transports must not log it.
@@ -203,9 +191,9 @@ class Conversation:
         picked = self._picked_option(a)
         if picked is not None:
             return self._answer(picked, confidence=1.0, asked_again=True)
-        if _REPEAT.match(a.norm) and self.state.recent:
+        if cues.asks_repeat(a.norm) and self.state.recent:
             return self._answer(self.state.recent[-1], confidence=1.0, asked_again=True)
-        if _MORE.match(a.norm) and self.state.recent:
+        if cues.asks_more(a.norm) and self.state.recent:
             return self._more()
         several = self._several(a)
         if several is not None:
@@ -220,35 +208,39 @@ class Conversation:
                          suggestions=item.suggestions or self.kb.settings.suggestions[:MAX_SUGGESTIONS])
         return self._acknowledged(self.decide(candidates, a), a)
 
-    def _rank_in_context(self, a: Analysis) -> list[Candidate]:
-        """Rank alone, and for an elliptical follow-up also with the current topic; the merged reading must win
-        by evidence, and never by landing back on the topic itself or over a declared gap."""
-        alone = self.engine.rank(a, limit=MAX_OPTIONS + 2)
-        if not self.state.recent or not _is_elliptical(a.norm):
+    def _rank_in_context(self, a: Analysis, *, limit: int = MAX_OPTIONS + 2) -> list[Candidate]:
+        """Rank alone, and for an elliptical message also with what "it" means: the current topic, or before any
+        topic (for a message of function words only) the KB's subject. The merged reading must win by evidence,
+        and never by landing back on the topic itself or over a declared gap."""
+        alone = self.engine.rank(a, limit=limit)
+        topic = self.kb.entry(self.state.recent[-1]) if self.state.recent else None
+        subject = self.kb.settings.subject
+        if topic is not None and cues.is_elliptical(a.norm):
+            text = f"{a.text} {topic.question}"
+        elif topic is None and subject and cues.is_contentless(a.norm):
+            text = cues.about(a.norm, subject)
+        else:
             return alone
         alone_top = alone[0] if alone else None
         t = self.kb.settings.thresholds
         if alone_top is not None and alone_top.entry.is_gap and alone_top.confidence >= t.clarify:
             return alone
-        topic = self.kb.entry(self.state.recent[-1])
-        joined = self.engine.rank(self.engine.analyzer.analyze(f"{a.text} {topic.question}"), limit=MAX_OPTIONS + 2)
-        joined = [c for c in joined if c.entry.id != topic.id]
+        joined = self.engine.rank(self.engine.analyzer.analyze(text), limit=limit)
+        joined = [c for c in joined if topic is None or c.entry.id != topic.id]
         alone_conf = alone_top.confidence if alone_top else 0.0
-        if joined and joined[0].confidence >= alone_conf + CONTEXT_EVIDENCE and not joined[0].entry.is_gap:
-            return joined
-        return alone
+        if not joined or joined[0].confidence < alone_conf + CONTEXT_EVIDENCE or joined[0].entry.is_gap:
+            return alone
+        if topic is None and len(joined) > 1 and joined[0].confidence - joined[1].confidence < t.margin:
+            return alone  # the subject names the KB's overview: a reading leaning on it alone must be clear
+        return joined
 
     def _several(self, a: Analysis) -> Reply | None:
         """Several questions in one message: answer each part that matches clearly, in one reply with a section
         each, and offer the parts that are only likely as the first suggestions, so no part goes unanswered."""
-        parts = [p for p in (s.strip(" ,;") for s in _SPLIT.split(a.text) if s) if len(p.split()) >= 2]
-        if len(parts) < 2:
-            return None
         t = self.kb.settings.thresholds
         sure: list[Candidate] = []
         likely: list[Candidate] = []
-        for part in self.engine.analyzer.analyze_many(parts[:MAX_PARTS]):
-            ranked = self.engine.rank(part, limit=2)
+        for ranked in self._parts(a)[:MAX_PARTS]:
             if not ranked or ranked[0].confidence < HINT_FLOOR:
                 continue
             top = ranked[0]
@@ -266,10 +258,43 @@ class Conversation:
             return replace(reply, suggestions=tuple(dict.fromkeys([*offered, *reply.suggestions]))[:MAX_SUGGESTIONS])
         sections = [f"**{c.entry.question}**\n\n{c.entry.answer}" for c in sure]
         kind = ReplyType.GAP if all(c.entry.is_gap for c in sure) else ReplyType.ANSWER
-        related = self._entry_questions(self._related(first.id))
+        related = self._handoff() if first.is_gap else self._entry_questions(self._related(first.id))
         return Reply(kind, "\n\n".join(sections), entry=first.id, confidence=min(c.confidence for c in sure),
                      suggestions=tuple(dict.fromkeys([*offered, *related]))[:MAX_SUGGESTIONS],
                      parts=tuple(c.entry.id for c in sure))
+
+    def _parts(self, a: Analysis) -> list[list[Candidate]]:
+        """The ranked readings of each question in a message: its clauses, and a clause "P X and Y" as "P X" and
+        "P Y" when X and Y alone each match an entry of their own (so "drugs and alcohol" stays one question)."""
+        clauses = split.clauses(a.text)
+        coordinations = [split.coordination(c) for c in clauses]
+        texts = list(dict.fromkeys([*clauses, *(t for co in coordinations if co for t in (
+            co.first, *co.seconds, *co.conjuncts[0], co.conjuncts[1]))]))
+        if len(texts) < 2:
+            return []
+        readings = dict(zip(texts, self.engine.analyzer.analyze_many(texts), strict=True))
+
+        def rank(text: str) -> list[Candidate]:
+            return self.engine.rank(readings[text], limit=2)
+
+        def best(texts: Sequence[str], *, other: list[Candidate]) -> list[Candidate]:
+            ranked = [r for r in map(rank, texts) if r and (not other or r[0].entry.id != other[0].entry.id)]
+            return max(ranked, key=lambda r: r[0].confidence, default=[])
+
+        parts: list[list[Candidate]] = []
+        for clause, co in zip(clauses, coordinations, strict=True):
+            if co is not None:
+                x, y = best(co.conjuncts[0], other=[]), rank(co.conjuncts[1])
+                first = rank(co.first)
+                second = best(co.seconds, other=first)
+                tops = [r[0] for r in (x, y, first, second) if r]
+                if len(tops) == 4 and x[0].entry.id != y[0].entry.id and all(
+                        c.confidence >= DISTRIBUTE for c in tops):
+                    parts += [first, second]
+                    continue
+            # A clause alone ("what is it", "and how much") is read like a message of its own: with its context.
+            parts.append(self._rank_in_context(readings[clause], limit=2))
+        return parts
 
     # --- replies -------------------------------------------------------------------------------------
 
@@ -311,9 +336,8 @@ class Conversation:
         """A short, varied decline that points at what the bot can answer, starting from the words it knew."""
         s = self.kb.settings
         variants = s.fallbacks or (s.fallback,)
-        seed = zlib.crc32(a.norm.encode()) if a is not None else 0
-        text = variants[(seed + self.state.misses) % len(variants)]
-        self.state.misses += 1
+        self.state.wording = self.rotation.pick(len(variants), last=self.state.wording)
+        text = variants[self.state.wording]
         hints = [c.entry.question for c in ranked if c.confidence >= HINT_FLOOR and not c.entry.is_gap]
         suggestions = tuple(dict.fromkeys([*hints, *s.suggestions]))[:MAX_SUGGESTIONS]
         if self.state.crisis:
@@ -341,7 +365,7 @@ class Conversation:
 
     def _acknowledged(self, reply: Reply, a: Analysis) -> Reply:
         acks = self.kb.settings.acknowledgements
-        if not acks or reply.type not in (ReplyType.ANSWER, ReplyType.GAP) or not _is_story(a.norm):
+        if not acks or reply.type not in (ReplyType.ANSWER, ReplyType.GAP) or not cues.is_story(a.norm):
             return reply
         ack = acks[zlib.crc32(a.norm.encode()) % len(acks)]
         return replace(reply, text=f"{ack}\n\n{reply.text}")
@@ -349,7 +373,7 @@ class Conversation:
     def _is_control(self, a: Analysis) -> bool:
         """A turn that steers the conversation (a pick, "repeat", "more") rather than saying anything."""
         recent = bool(self.state.recent)
-        return self._picked_option(a) is not None or recent and bool(_REPEAT.match(a.norm) or _MORE.match(a.norm))
+        return self._picked_option(a) is not None or recent and (cues.asks_repeat(a.norm) or cues.asks_more(a.norm))
 
     def _picked_option(self, a: Analysis) -> str | None:
         """A pick among the offered options: by number or ordinal, or by retyping the option's question."""
@@ -388,17 +412,3 @@ class Conversation:
 
     def _entry_questions(self, ids: Sequence[str]) -> tuple[str, ...]:
         return tuple(self.kb.entry(i).question for i in ids if self.kb.has(i))
-
-
-def _is_elliptical(norm: str) -> bool:
-    """A short message that leans on context: a pronoun, a "what about ..." lead, or almost no content words."""
-    words = norm.split()
-    content = [w for w in words if w not in STOPWORDS]
-    if any(norm == lead or norm.startswith(lead + " ") for lead in _ELLIPSIS_LEADS):
-        return True
-    return len(content) <= 3 and any(w in _ANAPHORA for w in words)
-
-
-def _is_story(norm: str) -> bool:
-    """Someone close is named, or the visitor tells of themselves at some length."""
-    return bool(_RELATIVE.search(norm)) or (len(norm.split()) >= STORY_WORDS and bool(_FIRST_PERSON.search(norm)))

@@ -37,7 +37,7 @@ class ConversationState:
     state: State = State.IDLE
     recent: list[str] = field(default_factory=list)  # answered entries, the current topic last
     options: list[str] = field(default_factory=list)  # offered while clarifying, and only then
-    misses: int = 0  # fallbacks so far: their wording rotates
+    wording: int = -1  # the fallback wording shown last (its index), so the next one differs
     crisis: bool = False  # a crisis turn happened: every later reply keeps the way back to the resources
     # While taking a callback request, and only then: the step asked, and the answers so far (the session store
     # holds them until the request is complete or cancelled; never the turn log).
@@ -66,7 +66,7 @@ class ConversationState:
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"state": self.state.value, "recent": list(self.recent),
-                                "options": list(self.options), "misses": self.misses, "crisis": self.crisis}
+                                "options": list(self.options), "wording": self.wording, "crisis": self.crisis}
         if self.step is not None:
             data.update(step=self.step.value, draft=dict(self.draft))
         return data
@@ -86,7 +86,7 @@ class ConversationState:
             options = []
         if state is State.ANSWERED and not recent:
             state = State.IDLE
-        misses = data.get("misses", 0)
+        wording = data.get("wording", -1)
         crisis = data.get("crisis") is True
         step: Step | None = None
         draft: dict[str, str] = {}
@@ -101,5 +101,5 @@ class ConversationState:
                          and isinstance(v, str)}
             if step is None or crisis:
                 state, draft = State.IDLE, {}
-        return cls(state=state, recent=recent, options=options, misses=misses if isinstance(misses, int) else 0,
+        return cls(state=state, recent=recent, options=options, wording=wording if type(wording) is int else -1,
                    crisis=crisis, step=step, draft=draft)

@@ -25,7 +25,8 @@ _ENTRY_KEYS = ("id", "question", "answer", "phrasings", "topic", "related", "key
                "owner", "reviewed", "kind")
 ENTRY_KINDS = ("answer", "gap")
 _SMALLTALK_KEYS = ("id", "phrasings", "answer", "suggestions")
-_SETTINGS_TEXTS = ("name", "greeting", "fallback", "clarify", "more", "version", "contact", "repeat")
+_SETTINGS_TEXTS = ("name", "greeting", "fallback", "clarify", "more", "version", "contact", "repeat",
+                   "subject")
 _SETTINGS_LISTS = ("suggestions", "fallbacks", "handoff", "acknowledgements")
 _SETTINGS_KEYS = (*_SETTINGS_TEXTS, *_SETTINGS_LISTS, "thresholds", "safety", "review_max_age_days", "callback")
 _THRESHOLD_KEYS = tuple(f.name for f in dataclasses.fields(Thresholds))

@@ -122,6 +122,7 @@ class Settings:
     handoff: tuple[str, ...] = ()  # entry ids offered after a referral, a gap or a miss (booking, phone, ...)
     acknowledgements: tuple[str, ...] = ()  # said before the answer when a visitor shares a personal story
     repeat: str = "That is what I answered just above. Is there something else you'd like to know?"
+    subject: str = ""  # what "it" means before any topic ("ketamine therapy"): "what is it" reads as about it
     thresholds: Thresholds = field(default_factory=Thresholds)
     safety: Safety = field(default_factory=Safety)
     callback: CallbackTexts | None = field(default_factory=CallbackTexts)  # None: no callback requests

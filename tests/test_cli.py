@@ -66,6 +66,14 @@ def test_chat_json_crisis_mid_conversation() -> None:
     assert [r["type"] for r in replies] == ["answer", "crisis", "answer"]
 
 
+def test_chat_shows_a_multi_question_answer_with_a_section_each() -> None:
+    out = faqbot("chat", stdin="would it ease my cravings and my anxiety\ncost & parking?\n").stdout
+    assert "**Does ketamine therapy reduce cravings?**" in out
+    assert "**Does ketamine therapy help with depression and anxiety?**" in out
+    assert "[answer · cravings + mood-depression-anxiety" in out
+    assert "[gap · gap-cost + gap-location]" in out
+
+
 def test_chat_plain_prints_the_greeting() -> None:
     out = faqbot("chat", stdin="hello\n").stdout
     assert "automated" in out.lower().split("\n")[0]

@@ -4,6 +4,8 @@ the state's guarded transitions."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from faqbot import Bot
@@ -126,3 +128,33 @@ def test_every_part_of_a_multi_question_message_is_answered_or_offered(bot: Bot)
         reached = set(reply.parts) | {reply.entry} | {e["id"] for e in ENTRIES if e["question"] in reply.suggestions}
         assert "booking" in reached or "walk-ins" in reached, (message, reply)
         assert reached & {"dogs", "cats"}, (message, reply.parts, reply.suggestions)
+
+
+WORDINGS = ("Sorry, I did not get that.", "I can't answer that one.", "Could you rephrase?")
+
+
+def test_fallback_wordings_spread_evenly_over_new_conversations() -> None:
+    lexical = Bot.from_entries(ENTRIES, settings=Settings(fallbacks=WORDINGS, contact="Call 555."), encoder="off")
+    texts = [lexical.conversation().ask(q).text for q in ("qwerty uiop", "asdf ghjk", "zxcv bnm", "poiu ytre",
+                                                          "lkjh gfds", "mnbv cxz", "qaz wsx", "edc rfv", "tgb yhn")]
+    assert all(t.endswith("\n\nCall 555.") for t in texts)
+    counts = Counter(t.split("\n\n")[0] for t in texts)
+    assert sorted(counts) == sorted(WORDINGS)
+    assert max(counts.values()) <= len(texts) / 3
+
+
+def test_a_conversation_never_gets_its_last_fallback_wording_again() -> None:
+    lexical = Bot.from_entries(ENTRIES, settings=Settings(fallbacks=WORDINGS[:2]), encoder="off")
+    a, b = lexical.conversation(), lexical.conversation()
+    # Another visitor's miss between two of this one's would hand it the same wording again, if turns were blind.
+    seen_a = [a.ask("qwerty uiop").text, b.ask("asdf ghjk").text and a.ask("zxcv bnm").text]
+    assert seen_a[0] != seen_a[1]
+    resumed = lexical.conversation(a.state.to_dict())
+    assert resumed.ask("poiu ytre").text != seen_a[1]
+
+
+def test_a_fallback_suggests_the_entries_its_words_touched_first(bot: Bot) -> None:
+    reply = bot.conversation().ask("does the treatment work for hamsters or goldfish")
+    assert reply.type is ReplyType.FALLBACK
+    assert set(reply.suggestions[:2]) == {"Does the treatment work for dogs?", "Does the treatment work for cats?"}
+    assert len(reply.suggestions) <= 3

@@ -204,5 +204,5 @@ def test_state_stays_bounded(bot: Bot) -> None:
 
 
 def test_state_from_garbage_is_a_fresh_state() -> None:
-    state = ConversationState.from_dict({"state": "nope", "recent": [1, None], "options": "x", "misses": "y"})
-    assert state.recent == [] and state.options == [] and state.misses == 0
+    state = ConversationState.from_dict({"state": "nope", "recent": [1, None], "options": "x", "wording": "y"})
+    assert state.recent == [] and state.options == [] and state.wording == -1

@@ -1,0 +1,81 @@
+"""A message read as the questions it asks: split at question boundaries, and a predicate shared by two topics
+("does it help with cravings and anxiety") distributed over them.
+
+These are only readings; the dialog keeps a distribution when the engine finds each reading its own entry, so a
+single question that merely contains "and" ("drugs and alcohol", "pros and cons") stays whole.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .text import STOPWORDS, normalize
+
+__all__ = ["Coordination", "clauses", "coordination"]
+
+# Question boundaries: sentence ends, or "and"/"also"/"plus" followed by a new question. Not a bare comma: "for
+# someone on methadone, how fast does it work" is one question with a preface.
+_SPLIT = re.compile(r"(?<=[?!.])\s+|\?+\s*|\s*(?:,\s*)?\b(?:and also|also|and|plus)\s+(?=(?:how|what|when|where|"
+                    r"who|why|which|is|are|do|does|can|could|will|would|should|any|its|it is)\b)", re.IGNORECASE)
+# "&" and "+" between words join like "and"; normalising would drop them.
+_SYMBOL = re.compile(r"\s+[&+]\s+|(?<=\w)\s*&\s*(?=\w)")
+_CONJUNCTIONS = frozenset(("and", "n", "plus"))
+# Past this many words after the conjunction it joins two clauses ("and my wife left me"), not two topics.
+MAX_CONJUNCT = 3
+_DETERMINERS = frozenset("a an the my your his her their our its".split())
+
+
+@dataclass(frozen=True)
+class Coordination:
+    """A clause "P X and Y": ``first`` is "P X" and ``seconds`` the readings of "P Y", longest predicate first;
+    ``conjuncts`` are X (each place it may start: a guess the engine settles) and Y on their own."""
+
+    first: str
+    seconds: tuple[str, ...]
+    conjuncts: tuple[tuple[str, ...], str]
+
+
+def clauses(text: str) -> list[str]:
+    """The message cut at question boundaries (sentence ends, question marks, "and how ...")."""
+    text = _SYMBOL.sub(" and ", text)
+    return [p for p in (s.strip(" ,;") for s in _SPLIT.split(text) if s) if normalize(p)]
+
+
+def coordination(clause: str) -> Coordination | None:
+    """A clause ending in "X and Y" with a short Y, read as two questions sharing what comes before X."""
+    words = normalize(_SYMBOL.sub(" and ", clause)).split()
+    for i in range(len(words) - 2, 0, -1):
+        if words[i] not in _CONJUNCTIONS:
+            continue
+        right = words[i + 1:]
+        if len(right) > MAX_CONJUNCT or right[0] in _CONJUNCTIONS:
+            return None
+        left = words[:i]
+        # The first conjunct: content words back from the conjunction (at most as many as the second has, plus
+        # one), and the determiner before them ("my drinking and my anxiety").
+        starts: list[int] = []
+        j = i
+        while j > 0 and len(starts) < MAX_CONJUNCT and left[j - 1] not in STOPWORDS:
+            j -= 1
+            starts.append(j)
+            if j > 0 and left[j - 1] in _DETERMINERS:
+                starts.append(j - 1)
+                break
+        if not starts:
+            return None
+        if right[0] in _DETERMINERS:  # "the price and the address": one determiner, the second conjunct's
+            starts = [s - 1 if s > 0 and left[s - 1] in _DETERMINERS else s for s in starts]
+        # The second conjunct may also be a short question of its own ("book a consult + open weekends").
+        seconds = tuple(dict.fromkeys([*(" ".join(left[:s] + right) for s in starts), " ".join(right)]))
+        # On their own, without determiners: "his depression" says less than "depression".
+        firsts = tuple(dict.fromkeys(" ".join(_content(left[s:])) for s in starts if _content(left[s:])))
+        own = " ".join(_content(right))
+        if not firsts or not own:
+            return None
+        return Coordination(first=" ".join(left), seconds=seconds, conjuncts=(firsts, own))
+    return None
+
+
+def _content(words: list[str]) -> list[str]:
+    return words[1:] if words and words[0] in _DETERMINERS else words

@@ -1,0 +1,145 @@
+"""Several questions in one message, on a small synthetic KB (a dental practice, not the tuned default KB): one
+predicate shared by two topics, very short pairs, and single questions that merely contain "and"."""
+
+from __future__ import annotations
+
+import pytest
+
+from faqbot import Bot
+from faqbot.models import ReplyType, Settings, Thresholds
+from faqbot.split import clauses, coordination
+
+ENTRIES = [
+    {"id": "about", "question": "What is Brightsmile dental care?", "answer": "A family dental practice.",
+     "phrasings": ["what is brightsmile", "tell me about brightsmile dental care", "what kind of practice is this"]},
+    {"id": "whitening", "question": "Do you offer teeth whitening?", "answer": "Yes, in-office whitening.",
+     "phrasings": ["can you whiten my teeth", "teeth whitening", "make my teeth whiter", "bleaching teeth"]},
+    {"id": "braces", "question": "Do you fit braces?", "answer": "Yes, clear aligners and braces.",
+     "phrasings": ["straighten crooked teeth", "braces for my kid", "orthodontics", "invisible aligners"]},
+    {"id": "gums", "question": "Do you treat gum disease?", "answer": "Yes, with deep cleaning.",
+     "phrasings": ["bleeding gums", "gum disease treatment", "gingivitis", "swollen gums", "receding gums"]},
+    {"id": "emergency", "question": "Can I come in with a toothache today?", "answer": "Call us for same-day slots.",
+     "phrasings": ["bad toothache", "tooth pain emergency", "broken tooth", "chipped tooth"]},
+    {"id": "services", "question": "What treatments do you offer?", "answer": "Check-ups, fillings and more.",
+     "phrasings": ["what do you treat", "what services do you offer", "care for the whole family",
+                   "which treatments are available"]},
+    {"id": "gap-price", "kind": "gap", "question": "How much does it cost?", "answer": "Prices are given by phone.",
+     "phrasings": ["what is the price", "how much is it", "fees", "cost", "is it expensive"]},
+    {"id": "gap-parking", "kind": "gap", "question": "Is there parking?", "answer": "Ask the front desk.",
+     "phrasings": ["where can i park", "parking", "car park", "is there a place to leave my car"]},
+]
+SETTINGS = Settings(subject="Brightsmile dental care", thresholds=Thresholds(answer=0.35, clarify=0.35, margin=0.2))
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return str(tmp_path_factory.mktemp("vectors"))
+
+
+@pytest.fixture(scope="module")
+def bot(cache: str) -> Bot:
+    return Bot.from_entries(ENTRIES, settings=SETTINGS, cache_dir=cache)
+
+
+def reached(reply) -> set[str]:  # type: ignore[no-untyped-def]
+    offered = {e["id"] for e in ENTRIES if e["question"] in reply.suggestions}
+    return set(reply.parts) | {reply.entry or ""} | offered | {o.entry for o in reply.options}
+
+
+# --- the splitter on its own ---------------------------------------------------------------------------
+
+
+def test_a_shared_predicate_is_put_before_the_second_topic() -> None:
+    co = coordination("does it help with withdrawal and triggers")
+    assert co is not None
+    assert co.first == "does it help with withdrawal"
+    assert "does it help with triggers" in co.seconds
+    assert co.conjuncts == (("withdrawal",), "triggers")
+
+
+def test_possessive_conjuncts_keep_one_determiner() -> None:
+    co = coordination("can you fix my chipped tooth and my bleeding gums")
+    assert co is not None
+    assert "can you fix my bleeding gums" in co.seconds
+    assert "bleeding gums" == co.conjuncts[1]
+    assert "chipped tooth" in co.conjuncts[0]
+
+
+def test_ampersand_plus_and_n_join_like_and() -> None:
+    for text in ("whitening & braces", "whitening + braces", "whitening n braces"):
+        co = coordination(clauses(text)[0])
+        assert co is not None and co.conjuncts == (("whitening",), "braces"), text
+
+
+def test_a_long_second_conjunct_joins_clauses_not_topics() -> None:
+    assert coordination("my wife and i want to know if you do whitening") is None
+    assert coordination("what are the pros and cons of braces for adults") is None
+
+
+def test_question_words_after_and_start_a_new_clause() -> None:
+    assert clauses("do you do whitening and how much is it") == ["do you do whitening", "how much is it"]
+    assert clauses("price? parking?") == ["price", "parking"]
+    assert clauses("for someone with braces, how do i whiten my teeth") == [
+        "for someone with braces, how do i whiten my teeth"]
+
+
+# --- the dialog ----------------------------------------------------------------------------------------
+
+
+def test_one_predicate_over_two_topics_answers_both(bot: Bot) -> None:
+    for message, want in (("do you do whitening and braces", ("whitening", "braces")),
+                          ("can you help with my gingivitis and my crooked teeth", ("gums", "braces")),
+                          ("is there help for a broken tooth & swollen gums", ("emergency", "gums"))):
+        reply = bot.conversation().ask(message)
+        assert reply.parts == want, (message, reply.parts, reply.entry)
+        assert reply.type is ReplyType.ANSWER
+
+
+def test_two_gaps_sharing_a_predicate_are_both_owned(bot: Bot) -> None:
+    reply = bot.conversation().ask("what about the fees and the parking")
+    assert reply.parts == ("gap-price", "gap-parking")
+    assert reply.type is ReplyType.GAP
+
+
+def test_two_words_for_one_topic_stay_one_question(bot: Bot) -> None:
+    reply = bot.conversation().ask("do you treat bleeding gums and gingivitis")
+    assert (reply.entry, reply.parts) == ("gums", ())
+
+
+def test_a_conjunct_that_names_no_topic_does_not_split(bot: Bot) -> None:
+    # "what treatments are there for adults" reads as the services entry only through its predicate: "adults"
+    # alone names no topic, so this is one question about gum disease (as "drugs and alcohol" is one question).
+    reply = bot.conversation().ask("what treatments are there for adults and gum disease")
+    assert reply.parts == ()
+    reply = bot.conversation().ask("can you whiten my teeth and stuff")
+    assert (reply.entry, reply.parts) == ("whitening", ())
+
+
+def test_pros_and_cons_is_one_question(bot: Bot) -> None:
+    assert bot.conversation().ask("what are the pros and cons of invisible aligners").parts == ()
+
+
+def test_very_short_pairs_answer_each(bot: Bot) -> None:
+    for message, want in (("price? parking?", {"gap-price", "gap-parking"}),
+                          ("fees and parking", {"gap-price", "gap-parking"}),
+                          ("whitening? how much", {"whitening", "gap-price"})):
+        reply = bot.conversation().ask(message)
+        assert want <= reached(reply), (message, reply)
+
+
+def test_what_is_it_reads_it_as_the_subject_before_any_topic(bot: Bot) -> None:
+    reply = bot.conversation().ask("what is it and how much")
+    assert reply.parts == ("about", "gap-price")
+
+
+def test_without_a_subject_what_is_it_stays_unanswered(cache: str) -> None:
+    plain = Bot.from_entries(ENTRIES, settings=Settings(thresholds=SETTINGS.thresholds), cache_dir=cache)
+    reply = plain.conversation().ask("what is it")
+    assert reply.entry != "about"
+
+
+def test_a_multi_question_reply_never_clarifies_with_one_option(bot: Bot) -> None:
+    for message in ("do you do whitening and braces", "price? parking?", "teeth whitening and stuff",
+                    "what is it and how much", "gingivitis & braces"):
+        reply = bot.conversation().ask(message)
+        assert reply.type is not ReplyType.CLARIFY or len(reply.options) >= 2
