@@ -25,6 +25,7 @@ from faqbot.encoder import Encoder
 from faqbot.knowledge import bundled_path, load
 from faqbot.safety import Risk, RiskPolicy
 from faqbot.semantic import VectorCache
+from faqbot.suite import load_suite
 
 from . import ROOT, load_clinc, percentile, save, stamp
 from .fusion import CACHE
@@ -33,6 +34,7 @@ DATA = ROOT / "tests" / "data"
 TRAIN = DATA / "safety_train.yaml"
 OLD = DATA / "safety_cases.yaml"
 HOLDOUT = DATA / "safety_holdout.yaml"
+VISITORS = ROOT / "knowledge" / "tests-visitors.yaml"
 HOLDOUT2 = DATA / "safety_holdout2.yaml"  # written blind on 2026-12-02, before the second round of tuning
 EVERYDAY_TRAIN = 3000
 EVERYDAY_EVAL = 2000
@@ -67,6 +69,16 @@ def kb_questions(kb: Any) -> list[Item]:
     return [(t, "negative", "kb-question") for t in questions]
 
 
+def visitor_questions() -> list[Item]:
+    """The visitor dev split (knowledge/tests-visitors.yaml), labelled by what it expects: how visitors word their
+    questions about the treatment, which the classifier must not read as a crisis or a medical question. Never the
+    answer suite (tests.yaml) nor a holdout."""
+    cases, conversations = load_suite(VISITORS)
+    label = {"crisis": "crisis", "concern": "concern", "referral": "referral"}
+    return [(c.question, label.get(c.expect, "negative"), "kb-question" if c.expect not in label else "visitor")
+            for c in [*cases, *(t for turns in conversations for t in turns)]]
+
+
 def analyse(encoder: Encoder, cache: VectorCache, items: Sequence[Item]) -> list[Analysis]:
     plain = Analyzer()
     vectors = cache.embed(encoder, [t.strip().lower() for t, _, _ in items])
@@ -80,7 +92,9 @@ def analyse(encoder: Encoder, cache: VectorCache, items: Sequence[Item]) -> list
 
 HIDDEN_UNITS = 256  # a small ReLU layer: cross-validated on the training data it beat the linear model's recall
                    # at the same everyday false-alarm budget (see docs/safety.md)
-CLASS_WEIGHTS = {0: 1.0, 1: 1.5, 2: 3.0}  # crisis errors are the costly ones: the boundary leans towards recall
+CLASS_WEIGHTS = {0: 1.0, 1: 1.5, 2: 3.0, 3: 1.5}
+LABELS = {"crisis": 2, "concern": 1, "referral": 3}  # everything else is 0, none
+REFERRAL_BUDGET = 0.01  # everyday sentences and KB questions the classifier alone may send to a clinician  # crisis errors are the costly ones: the boundary leans towards recall
 
 
 def fit_model(x: Any, y: Sequence[int], *, kind: str = "mlp") -> dict[str, Any]:
@@ -148,6 +162,18 @@ def choose_thresholds(items: Sequence[Item], found: Sequence[Analysis], probs: A
         f = 2 * tp / max(2 * tp + fp + (len(concern) - tp), 1)
         if f > best_f:
             best_f, concern_t = f, float(t)
+    # Referral by meaning: the best F1 of referral against the other non-crisis messages, within the budget on
+    # everyday sentences (a referral replaces the answer, so it must be rare where nobody asked a medical question).
+    referral_p = probs[:, 3]
+    floor = _lowest(referral_p, everyday, REFERRAL_BUDGET)
+    is_ref, non_crisis = labels == "referral", labels != "crisis"
+    best_f, referral = -1.0, 0.99
+    for t in np.arange(0.99, floor - 1e-9, -0.01):
+        tp = int((referral_p[is_ref] >= t).sum())
+        fp = int((referral_p[non_crisis & ~is_ref] >= t).sum())
+        f = 2 * tp / max(2 * tp + fp + (int(is_ref.sum()) - tp), 1)
+        if f > best_f:
+            best_f, referral = f, float(t)
     ruled = np.array([rules.assess(a).risk is Risk.CRISIS for a in found])
     is_crisis = labels == "crisis"
     outright = ruled | (crisis_p >= crisis)
@@ -155,8 +181,12 @@ def choose_thresholds(items: Sequence[Item], found: Sequence[Analysis], probs: A
     print(f"cross-validated: crisis reply for {outright[is_crisis].mean():.1%} of crisis messages, crisis reply or "
           f"crisis line for {graded[is_crisis].mean():.1%}; everyday sentences flagged "
           f"{(crisis_p[everyday] >= crisis).mean():.1%} / {(crisis_p[everyday] >= from_crisis).mean():.1%}")
+    hard = (labels == "negative") & ~everyday
+    print(f"cross-validated: hard negatives flagged {(crisis_p[hard] >= crisis).mean():.1%}; referral by meaning "
+          f"at {referral:.2f}: {(referral_p[is_ref] >= referral).mean():.1%} of referral questions, "
+          f"{(referral_p[everyday] >= referral).mean():.1%} of everyday sentences")
     return {"crisis": round(crisis, 3), "foreign_crisis": round(from_crisis, 3), "concern": round(concern_t, 3),
-            "concern_from_crisis": round(from_crisis, 3)}
+            "concern_from_crisis": round(from_crisis, 3), "referral": round(referral, 3)}
 
 
 def score(items: Sequence[Item], found: Sequence[Analysis], policy: RiskPolicy) -> dict[str, Any]:
@@ -185,7 +215,8 @@ def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp") -> dic
     encoder = Encoder.load()
     cache = VectorCache(CACHE, encoder.id)
     kb = load(bundled_path())
-    train = read(TRAIN) + read(OLD) + everyday("train", 200 if smoke else EVERYDAY_TRAIN) + kb_questions(kb)
+    train = (read(TRAIN) + read(OLD) + everyday("train", 200 if smoke else EVERYDAY_TRAIN) + kb_questions(kb)
+             + visitor_questions())
     holdout = read(HOLDOUT)
     holdout2 = read(HOLDOUT2)
     daily = everyday("test", 100 if smoke else EVERYDAY_EVAL)
@@ -198,7 +229,7 @@ def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp") -> dic
     rules = RiskPolicy(lexicon=kb.risk, texts=kb.settings.safety)
     if do_fit:
         x = np.stack([a.vector for a in found_train])
-        y = [{"crisis": 2, "concern": 1}.get(label, 0) for _, label, _ in train]
+        y = [LABELS.get(label, 0) for _, label, _ in train]
         probs = cross_validated(x, y, kind=kind)
         thresholds = choose_thresholds(train, found_train, probs, rules)
         model = RiskClassifier(encoder_id=encoder.id, **fit_model(x, y, kind=kind), **thresholds)
@@ -217,14 +248,20 @@ def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp") -> dic
         results[name] = {"tuning": score(train, found_train, policy), "holdout": score(holdout, found_hold, policy),
                          "holdout2": score(holdout2, found_hold2, policy),
                          "everyday_test": score(daily, found_daily, policy)}
-    # The cost of the whole step on one message: analysis with its vector, then the policy.
+    # The cost of the step on one message: the analysis with its vector (which the turn computes once and the
+    # matcher uses too), then the policy (rules and classifier) on it.
     analyzer = Analyzer(encoder=encoder)
-    costs = []
+    analysed, policy_costs = [], []
     for text, _, _ in holdout[:200]:
         t0 = time.perf_counter()
-        both.assess(analyzer.analyze(text + " "))  # a fresh text: the vector cache must not hide the encoder
-        costs.append(time.perf_counter() - t0)
-    cost = {"p50_ms": percentile(costs, 50) * 1000, "p99_ms": percentile(costs, 99) * 1000}
+        a = analyzer.analyze(text + " ")  # a fresh text: the vector cache must not hide the encoder
+        t1 = time.perf_counter()
+        both.assess(a)
+        analysed.append(t1 - t0)
+        policy_costs.append(time.perf_counter() - t1)
+    whole = [x + y for x, y in zip(analysed, policy_costs)]
+    cost = {"p50_ms": percentile(whole, 50) * 1000, "p99_ms": percentile(whole, 99) * 1000,
+            "policy_p50_ms": percentile(policy_costs, 50) * 1000, "policy_p99_ms": percentile(policy_costs, 99) * 1000}
     for name in results:
         for split in ("tuning", "holdout", "holdout2", "everyday_test"):
             r = results[name][split]
@@ -238,7 +275,9 @@ def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp") -> dic
             if "/" in key:
                 print(f"  {split:<8} both {key:<36} n={r['n']:<4} crisis={r['crisis']:<4} concern={r['concern']:<4} "
                       f"referral={r['referral']}")
-    print(f"cost of the safety step (analysis + policy): p50 {cost['p50_ms']:.2f} ms, p99 {cost['p99_ms']:.2f} ms")
+    print(f"cost of the safety step (analysis + policy): p50 {cost['p50_ms']:.2f} ms, p99 {cost['p99_ms']:.2f} ms; "
+          f"the policy alone on the turn's analysis: p50 {cost['policy_p50_ms']:.2f} ms, "
+          f"p99 {cost['policy_p99_ms']:.2f} ms")
     record = stamp("safety", {"smoke": smoke, "model": model.to_dict()["thresholds"], "results": results,
                               "cost": cost, "imminent": list(IMMINENT)})
     if not smoke:

@@ -20,15 +20,16 @@ from .exceptions import ConfigError
 log = logging.getLogger("faqbot.classifier")
 
 DEFAULT_MODEL = Path(__file__).parent / "data" / "risk-model.json"
-CLASSES = ("none", "concern", "crisis")
+CLASSES = ("none", "concern", "crisis", "referral")
 
 
 @dataclass(frozen=True)
 class Scores:
-    """Probabilities of the two risk levels for one message."""
+    """Probabilities of the two risk levels, and of a personal medical question, for one message."""
 
     concern: float
     crisis: float
+    referral: float = 0.0
 
 
 class RiskClassifier:
@@ -36,7 +37,8 @@ class RiskClassifier:
     one ReLU hidden layer in front of it when ``hidden`` (weights ``(units, dim)`` and bias) is given."""
 
     def __init__(self, *, weights: Any, bias: Any, encoder_id: str, crisis: float, foreign_crisis: float,
-                 concern: float, concern_from_crisis: float, hidden: tuple[Any, Any] | None = None) -> None:
+                 concern: float, concern_from_crisis: float, referral: float = 1.1,
+                 hidden: tuple[Any, Any] | None = None) -> None:
         import numpy as np
 
         self._np = np
@@ -49,6 +51,7 @@ class RiskClassifier:
         self.foreign_crisis = foreign_crisis  # the same for a language the rules cannot read: lower, recall first
         self.concern = concern
         self.concern_from_crisis = concern_from_crisis
+        self.referral = referral  # above 1 (a model with no referral class): never
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_MODEL, *, encoder_id: str | None = None) -> RiskClassifier | None:
@@ -66,7 +69,7 @@ class RiskClassifier:
         hidden = data.get("hidden")
         return cls(weights=data["weights"], bias=data["bias"], encoder_id=data["encoder"], crisis=t["crisis"],
                    foreign_crisis=t["foreign_crisis"], concern=t["concern"],
-                   concern_from_crisis=t["concern_from_crisis"],
+                   concern_from_crisis=t["concern_from_crisis"], referral=t.get("referral", 1.1),
                    hidden=None if hidden is None else (hidden["weights"], hidden["bias"]))
 
     def probabilities(self, vectors: Any) -> Any:
@@ -82,12 +85,12 @@ class RiskClassifier:
 
     def scores(self, vector: Any) -> Scores:
         p = self.probabilities(vector)[0]
-        return Scores(concern=float(p[1]), crisis=float(p[2]))
+        return Scores(concern=float(p[1]), crisis=float(p[2]), referral=float(p[3]) if len(p) > 3 else 0.0)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {} if self.hidden is None else {
             "hidden": {"weights": self.hidden[0].tolist(), "bias": self.hidden[1].tolist()}}
-        return {"encoder": self.encoder_id, "classes": list(CLASSES), "weights": self.weights.tolist(),
+        return {"encoder": self.encoder_id, "classes": list(CLASSES[:len(self.weights)]), "weights": self.weights.tolist(),
                 "bias": self.bias.tolist(), **out,
                 "thresholds": {"crisis": self.crisis, "foreign_crisis": self.foreign_crisis, "concern": self.concern,
-                               "concern_from_crisis": self.concern_from_crisis}}
+                               "concern_from_crisis": self.concern_from_crisis, "referral": self.referral}}

@@ -402,6 +402,9 @@ class RiskPolicy:
         for reason, pattern in self._rules.referral:
             if pattern.search(norm):
                 return Verdict(Risk.REFERRAL, reason)
+        # A personal medical question the rules do not word ("my cardiologist says my heart is weak, ok for me?").
+        if scores is not None and c is not None and not short and scores.referral >= c.referral:
+            return Verdict(Risk.REFERRAL, "classifier")
         if sign:
             return Verdict(Risk.CONCERN, sign)
         if scores is not None and c is not None and (
