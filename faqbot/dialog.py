@@ -88,8 +88,7 @@ class Conversation:
         elif self._starts_callback(a):
             reply = self._start_callback()
         elif verdict.risk is Risk.REFERRAL:
-            reply = self._with_offer(Reply(ReplyType.REFERRAL, self.kb.settings.safety.referral
-                                           or self.kb.settings.fallback, confidence=1.0, suggestions=self._handoff()))
+            reply = self._with_offer(self._referral(a))
         else:
             reply = self._respond(a)
             # A classifier's concern on "tell me more", "2" or "thanks" is noise: such turns carry no content.
@@ -144,6 +143,26 @@ class Conversation:
             return Reply(ReplyType.CALLBACK, result.text, confidence=1.0)
         self.state.enter(State.CALLBACK, step=result.step, draft=result.draft)
         return Reply(ReplyType.CALLBACK, result.text, confidence=1.0)
+
+    def _referral(self, a: Analysis) -> Reply:
+        """A personal medical question goes to a clinician; the other questions of the same message that match
+        clearly and carry no risk of their own are still answered, a section each, after the referral."""
+        text = self.kb.settings.safety.referral or self.kb.settings.fallback
+        t = self.kb.settings.thresholds
+        clauses = split.clauses(a.text)[:MAX_PARTS]
+        answered: list[Candidate] = []
+        if len(clauses) > 1:
+            for part in self.engine.analyzer.analyze_many(clauses):
+                if self.policy.assess(part).risk is not Risk.NONE:
+                    continue
+                ranked = self.engine.rank(part, limit=2)
+                if ranked and ranked[0].confidence >= t.answer and (
+                        len(ranked) < 2 or ranked[0].confidence - ranked[1].confidence >= t.margin / 2) and all(
+                        c.entry.id != ranked[0].entry.id for c in answered):
+                    answered.append(ranked[0])
+        sections = [f"**{c.entry.question}**\n\n{c.entry.answer}" for c in answered]
+        return Reply(ReplyType.REFERRAL, "\n\n".join([text, *sections]), confidence=1.0,
+                     suggestions=self._handoff(), parts=tuple(c.entry.id for c in answered))
 
     def _with_offer(self, reply: Reply) -> Reply:
         """The visitor spoke of booking or a person: the way to a callback request among the suggestions."""

@@ -143,3 +143,22 @@ def test_a_multi_question_reply_never_clarifies_with_one_option(bot: Bot) -> Non
                     "what is it and how much", "gingivitis & braces"):
         reply = bot.conversation().ask(message)
         assert reply.type is not ReplyType.CLARIFY or len(reply.options) >= 2
+
+
+@pytest.mark.parametrize(("message", "answered"), [
+    ("i am pregnant, is whitening ok for me? and is there parking", "gap-parking"),
+    ("do you fit braces? also i take blood thinners, is that a problem for a deep clean", "braces"),
+])
+def test_a_medical_question_is_referred_and_the_other_question_still_answered(bot: Bot, message: str,
+                                                                               answered: str) -> None:
+    """The referral replaces only the medical part: the rest of the message keeps its answer, a section each."""
+    reply = bot.ask(message)
+    assert reply.type is ReplyType.REFERRAL
+    assert answered in reply.parts
+    answer = next(e["answer"] for e in ENTRIES if e["id"] == answered)
+    assert answer in reply.text
+
+
+def test_a_medical_question_alone_gets_the_referral_only(bot: Bot) -> None:
+    reply = bot.ask("i am pregnant, can i get my teeth whitened")
+    assert reply.type is ReplyType.REFERRAL and reply.parts == ()
