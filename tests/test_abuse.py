@@ -318,16 +318,17 @@ def test_session_ids_never_reach_the_server_log(live_server: ServerFactory, make
         await ask(ws, "how do i book?", "a")
         await ask(ws, "how do i book?", "b")  # rate limited: logged at debug with the session's tag
         await ws.close()
-        again, _ = await open_ws(srv, query=f"?session={welcome['session']}")
+        again, resumed = await open_ws(srv, query=f"?session={welcome['session']}&secret={welcome['secret']}")
+        assert resumed["resumed"] is True
         await again.close()
-        return str(welcome["session"])
+        return str(welcome["session"]), str(welcome["secret"])
 
-    session = run(go())
-    httpx.post(srv.url + "/api/ask", json={"text": "hi", "session": session})
+    session, secret = run(go())
+    httpx.post(srv.url + "/api/ask", json={"text": "hi", "session": session, "secret": secret})
     time.sleep(0.2)
     log = srv.log()
     assert "rate limited session" in log
-    assert session not in log
+    assert session not in log and secret not in log
 
 
 def test_what_visitors_type_never_reaches_the_log_even_at_debug(live_server: ServerFactory,

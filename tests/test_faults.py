@@ -188,7 +188,8 @@ def test_a_server_starts_and_answers_while_redis_is_down(live_server: ServerFact
     assert httpx.get(srv.url + "/ready").status_code == 503
     assert httpx.get(srv.url + "/health").json()["sessions"] == "degraded"
     first = httpx.post(srv.url + "/api/ask", json={"text": "does ketamine help with alcohol addiction?"}).json()
-    follow = httpx.post(srv.url + "/api/ask", json={"text": "what about opioids?", "session": first["session"]})
+    follow = httpx.post(srv.url + "/api/ask", json={"text": "what about opioids?", "session": first["session"],
+                                                    "secret": first["secret"]})
     assert follow.json()["reply"]["entry"] == "opioids"  # context kept in this process's memory
 
 

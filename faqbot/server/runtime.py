@@ -27,7 +27,7 @@ from ..protocol import ErrorCode, FrameError
 from ..logstore import describe
 from ..recorder import Recorder
 from .limits import ClientLimits, Slots
-from .sessions import FallbackStore, SessionStore, State, new_id, open_store, valid_id
+from .sessions import KEY, FallbackStore, SessionStore, State, new_id, new_secret, open_store, opens, seal, valid_id
 
 log = logging.getLogger("faqbot.server")
 
@@ -47,6 +47,20 @@ class ReloadFailed(Exception):
             return [{"file": None, "line": None, "field": None, "message": self.error}]
         errors = self.error.errors if isinstance(self.error, KnowledgeErrors) else [self.error]
         return [{"file": e.file, "line": e.line, "field": e.field, "message": str(e)} for e in errors]
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A session a connection or request goes on with: resumed, or fresh with a new secret.
+
+    ``state`` carries the hash of the secret (``KEY``) so it is stored with every turn; ``secret`` is what the
+    client keeps to resume: the new one, or the one it proved.
+    """
+
+    session: str
+    secret: str
+    state: State
+    resumed: bool
 
 
 @dataclass(frozen=True)
@@ -129,13 +143,18 @@ class Runtime:
 
     # --- the use case: one visitor turn -----------------------------------------------------------------
 
-    async def open_session(self, asked: str | None) -> tuple[str, State, bool]:
-        """``asked``'s session if it is alive, else a fresh one: ``(session, state, resumed)``."""
+    async def open_session(self, asked: str | None, secret: str | None) -> Opened:
+        """``asked``'s session if it is alive and ``secret`` opens it, else a fresh one.
+
+        A wrong or missing secret gets a fresh session exactly as an unknown id does, so nobody can learn whether
+        an id they hold is alive.
+        """
         if asked and valid_id(asked):
             state = await self.store.get(asked)
-            if state is not None:
-                return asked, state, True
-        return new_id(), {}, False
+            if state is not None and secret and opens(state, secret):
+                return Opened(asked, secret, state, True)
+        fresh = new_secret()
+        return Opened(new_id(), fresh, {KEY: seal(fresh)}, False)
 
     async def turn(self, session: str, state: State, *, turn_id: str, channel: str, client: str,
                    text: str | None = None, pick: str | None = None) -> Turn:
@@ -161,6 +180,7 @@ class Runtime:
 
         async with self.clients.busy(client):  # one address never holds more than half the turn threads
             reply, new_state = await asyncio.get_running_loop().run_in_executor(self._pool, answer)
+        new_state = _sealed(new_state, state)
         await self.store.set(session, new_state)
         return Turn(session, reply, new_state)
 
@@ -186,7 +206,7 @@ class Runtime:
             reply = self._keep(request, channel, Reply(ReplyType.CALLBACK, texts.done, confidence=1.0))
             self.record_turn(session, turn_id, CALLBACK_TEXT, reply, channel)
             stored = reply.text == texts.done
-            return CallbackOutcome(reply, {}, conv.state.to_dict(), request.id if stored else None)
+            return CallbackOutcome(reply, {}, _sealed(conv.state.to_dict(), state), request.id if stored else None)
 
         outcome = await asyncio.get_running_loop().run_in_executor(self._pool, run)
         if outcome.reply is not None:
@@ -335,6 +355,13 @@ class Runtime:
             self.recorder.record_feedback(session, turn, vote)
         except Exception:
             log.warning("recorder failed to record feedback", exc_info=True)
+
+
+def _sealed(new: State, old: State) -> State:
+    """``new`` conversation state with the secret's hash of ``old``: the core knows nothing of secrets."""
+    if KEY in old:
+        new[KEY] = old[KEY]
+    return new
 
 
 def content_hash(bot: Bot) -> str:

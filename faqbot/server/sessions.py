@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
 import logging
 import re
@@ -25,8 +26,8 @@ _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 REDIS_PREFIX = "faqbot:session:"
 REDIS_TIMEOUT = 0.3  # seconds per Redis call; a frozen Redis must cost a visitor little more than this
 REDIS_POOL = 64  # connections per process, shared with the per-client rate limits
-RETRY_AFTER = (0.5, 1.0, 2.0, 5.0)
-TIMEOUTS_TO_FAIL = 2  # timeouts in a row that count as an outage (a refused connection counts at once)  # seconds before trying Redis again after failures in a row
+RETRY_AFTER = (0.5, 1.0, 2.0, 5.0)  # seconds before trying Redis again after failures in a row
+TIMEOUTS_TO_FAIL = 2  # timeouts in a row that count as an outage (a refused connection counts at once)
 
 log = logging.getLogger("faqbot.server")
 
@@ -36,6 +37,27 @@ State = dict[str, Any]
 def new_id() -> str:
     """A random session id tied to no person (128 bits)."""
     return secrets.token_urlsafe(16)
+
+
+# The field of a stored session that holds the hash of its secret: the id names a session, the secret opens it.
+KEY = "key"
+
+
+def new_secret() -> str:
+    """The secret a new session is opened with (128 bits); only its hash is ever stored."""
+    return secrets.token_urlsafe(16)
+
+
+def seal(secret: str) -> str:
+    """What a session stores of its secret: a plain SHA-256 is enough for 128 random bits."""
+    return hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()
+
+
+def opens(state: State, secret: str | None) -> bool:
+    """Whether ``secret`` is the one ``state`` was opened with (constant time; a state without one opens never)."""
+    given = seal(secret or "")  # hashed even when there is nothing to compare, so both paths cost the same
+    stored = state.get(KEY)
+    return isinstance(stored, str) and hmac.compare_digest(stored.encode(), given.encode()) and bool(secret)
 
 
 def valid_id(session: str) -> bool:
