@@ -22,6 +22,8 @@ from limits.aio.storage import MemoryStorage, Storage
 from limits.storage import storage_from_string
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from .lag import LoopLag
+
 log = logging.getLogger("faqbot.server")
 
 REDIS_TIMEOUT = 0.3  # seconds; a frozen Redis must not hold a visitor's message longer than this
@@ -75,7 +77,7 @@ class ClientLimits:
     """Limits per client address: messages and API calls over time, websockets open at once."""
 
     def __init__(self, *, rate: str, max_sockets: int, max_busy: int = 2, redis_pool: Any = None,
-                 shared_ok: Callable[[], bool] = lambda: True) -> None:
+                 shared_ok: Callable[[], bool] = lambda: True, lag: LoopLag | None = None) -> None:
         self.items: list[RateLimitItem] = parse_many(rate)
         self.max_sockets = max_sockets
         self.max_busy = max_busy
@@ -87,6 +89,7 @@ class ClientLimits:
         self._retry_at = 0.0
         self._warned_at = -1e9
         self._shared_ok = shared_ok  # e.g. the session store's health: no point waiting on a Redis known down
+        self._lag = lag
         if redis_pool is not None:
             # The session store's pool: one set of connections, one timeout, for both.
             storage: Storage = storage_from_string("async+redis://", implementation="redispy",
@@ -100,7 +103,11 @@ class ClientLimits:
             return await self._hit(limiter, client)
         try:
             return await asyncio.wait_for(self._hit(limiter, client), REDIS_TIMEOUT)
-        except Exception:
+        except Exception as exc:
+            if type(exc).__name__ == "TimeoutError" and self._lag is not None and \
+                    self._lag.behind(2 * REDIS_TIMEOUT) > REDIS_TIMEOUT / 3:
+                # The loop was behind, not Redis: count this one here and keep using Redis.
+                return await self._hit(self._local, client)
             # Redis is down or frozen: count in this process for a while, then try Redis again.
             now = time.monotonic()
             self._retry_at = now + 2.0

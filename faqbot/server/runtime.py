@@ -26,6 +26,7 @@ from ..notify import Notifier, notify_settings
 from ..protocol import ErrorCode, FrameError
 from ..logstore import describe
 from ..recorder import Recorder
+from .lag import LoopLag
 from .limits import ClientLimits, Slots
 from .sessions import KEY, FallbackStore, SessionStore, State, new_id, new_secret, open_store, opens, seal, valid_id
 
@@ -88,8 +89,9 @@ class Runtime:
     def __init__(self, config: Config, bot: Bot, *, recorder: Any = None) -> None:
         self.config = config
         self.bot = bot
+        self.lag = LoopLag()
         self.store: SessionStore = open_store(config.sessions, ttl=config.session_ttl,
-                                              max_sessions=config.max_sessions)
+                                              max_sessions=config.max_sessions, lag=self.lag)
         self.recorder = recorder
         self._own_recorder = False
         self.connections = Slots(config.max_connections)
@@ -97,7 +99,8 @@ class Runtime:
         pool = store.primary.client.connection_pool if isinstance(store, FallbackStore) else None
         self.clients = ClientLimits(rate=config.client_rate, max_sockets=config.max_client_sockets,
                                     max_busy=max(1, config.turn_threads // 2), redis_pool=pool,
-                                    shared_ok=lambda: not isinstance(store, FallbackStore) or store.healthy)
+                                    shared_ok=lambda: not isinstance(store, FallbackStore) or store.healthy,
+                                    lag=self.lag)
         # Replies are computed here, off the event loop, so one long message does not stall every socket.
         self._pool = ThreadPoolExecutor(max_workers=max(1, config.turn_threads), thread_name_prefix="faqbot-turn")
         self._reload_lock = asyncio.Lock()
@@ -116,6 +119,7 @@ class Runtime:
         return self.config.knowledge or self.bot.kb.path or None
 
     async def start(self) -> None:
+        self.lag.start()
         if self.recorder is None and self.config.logging:
             self.recorder = _open_recorder(self.config)
             self._own_recorder = self.recorder is not None
@@ -130,6 +134,7 @@ class Runtime:
             self._spawn(self.store.watch())
 
     async def stop(self) -> None:
+        self.lag.stop()
         for task in list(self._tasks):
             task.cancel()
         await self.store.close()
