@@ -76,7 +76,7 @@ class Slots:
 class ClientLimits:
     """Limits per client address: messages and API calls over time, websockets open at once."""
 
-    def __init__(self, *, rate: str, max_sockets: int, max_busy: int = 2, redis_pool: Any = None,
+    def __init__(self, *, rate: str, max_sockets: int, max_busy: int = 1, redis_pool: Any = None,
                  shared_ok: Callable[[], bool] = lambda: True, lag: LoopLag | None = None) -> None:
         self.items: list[RateLimitItem] = parse_many(rate)
         self.max_sockets = max_sockets
@@ -129,10 +129,13 @@ class ClientLimits:
 
     @contextlib.asynccontextmanager
     async def busy(self, client: str) -> AsyncIterator[None]:
-        """Hold one of ``client``'s ``max_busy`` turn slots while its reply is computed.
+        """Hold one of ``client``'s ``max_busy`` turn slots (one, in the server) while its reply is computed.
 
         The turn threads are few and first come, first served: a burst of long messages from one address would
-        otherwise queue every other visitor's turn behind it. Extra turns of that address wait here instead.
+        otherwise queue every other visitor's turn behind it, and share the CPU with it. Extra turns of that
+        address wait here instead, so another visitor's turn finds a free thread and competes with at most one
+        turn of any one address. One at a time costs a shared address (a clinic's wifi) nothing it could use:
+        ``client_rate`` lets it ask a few times a second, and a turn takes milliseconds.
         """
         sem = self._busy.get(client)
         if sem is None:

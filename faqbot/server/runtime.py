@@ -98,7 +98,7 @@ class Runtime:
         store = self.store
         pool = store.primary.client.connection_pool if isinstance(store, FallbackStore) else None
         self.clients = ClientLimits(rate=config.client_rate, max_sockets=config.max_client_sockets,
-                                    max_busy=max(1, config.turn_threads // 2), redis_pool=pool,
+                                    max_busy=1, redis_pool=pool,
                                     shared_ok=lambda: not isinstance(store, FallbackStore) or store.healthy,
                                     lag=self.lag)
         # Replies are computed here, off the event loop, so one long message does not stall every socket.
@@ -183,7 +183,7 @@ class Runtime:
             self.record_turn(session, turn_id, CALLBACK_TEXT if conv.private else said, reply, channel)
             return reply, conv.state.to_dict()
 
-        async with self.clients.busy(client):  # one address never holds more than half the turn threads
+        async with self.clients.busy(client):  # one turn at a time per address: others never queue behind it
             reply, new_state = await asyncio.get_running_loop().run_in_executor(self._pool, answer)
         new_state = _sealed(new_state, state)
         await self.store.set(session, new_state)
