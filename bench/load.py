@@ -91,10 +91,18 @@ def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -
 
 
 @contextlib.contextmanager
-def process(args: list[str], port: int, env: dict[str, str] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+def process(args: list[str], port: int, env: dict[str, str] | None = None,
+            cpus: set[int] | None = None) -> Iterator[subprocess.Popen[bytes]]:
+    """Run ``python args`` until the block ends; ``cpus`` pins it (every thread it will start) to those cores."""
     full_env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
                 **(env or {})}
-    proc = subprocess.Popen([sys.executable, *args], env=full_env, cwd=REPO, preexec_fn=raise_fd_limit)
+
+    def setup() -> None:
+        raise_fd_limit()
+        if cpus:
+            os.sched_setaffinity(0, cpus)
+
+    proc = subprocess.Popen([sys.executable, *args], env=full_env, cwd=REPO, preexec_fn=setup)
     try:
         wait_port(port, proc)
         yield proc
@@ -113,12 +121,13 @@ ONE_ADDRESS_MANY_VISITORS = {"FAQBOT_MAX_CLIENT_SOCKETS": "100000", "FAQBOT_CLIE
 
 
 def faqbot_server(port: int, *, logging: bool, log_db: str, knowledge: str | None = None,
-                  env: dict[str, str] | None = None) -> contextlib.AbstractContextManager[Any]:
+                  env: dict[str, str] | None = None, cpus: set[int] | None = None
+                  ) -> contextlib.AbstractContextManager[Any]:
     """The real server with its default config (limits included), as ``faqbot serve`` runs it; ``env`` on top."""
     env = {"FAQBOT_PORT": str(port), "FAQBOT_LOG_LEVEL": "warning", "FAQBOT_LOGGING": "on" if logging else "off",
            "FAQBOT_LOG_DB": log_db, **({"FAQBOT_KNOWLEDGE": knowledge} if knowledge else {}), **(env or {})}
     code = "import os; from faqbot.config import Config; from faqbot.server import run; run(Config.from_env(os.environ))"
-    return process(["-c", code], port, env)
+    return process(["-c", code], port, env, cpus)
 
 
 def echo_server(port: int) -> contextlib.AbstractContextManager[Any]:

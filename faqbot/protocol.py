@@ -103,10 +103,11 @@ class Feedback:
 
 @dataclass(frozen=True)
 class Resume:
-    """Continue the conversation of an earlier session on this connection."""
+    """Continue the conversation of an earlier session on this connection; ``secret`` opens it."""
 
     id: str
     session: str
+    secret: str | None = None
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,9 @@ def _feedback(data: dict[str, Any], frame_id: str, max_text: int) -> Feedback:
 
 
 def _resume(data: dict[str, Any], frame_id: str, max_text: int) -> Resume:
-    return Resume(frame_id, _string(data, "session", frame_id, limit=MAX_SESSION_ID))
+    # Without a secret the frame is still well formed: it just cannot open the session.
+    secret = _string(data, "secret", frame_id, limit=MAX_SESSION_ID) if data.get("secret") is not None else None
+    return Resume(frame_id, _string(data, "session", frame_id, limit=MAX_SESSION_ID), secret)
 
 
 def _ping(data: dict[str, Any], frame_id: str, max_text: int) -> Ping:
@@ -240,9 +243,12 @@ FRAME_TYPES = tuple(_BUILDERS)
 # --- server frames ---------------------------------------------------------------------------------
 
 
-def welcome(session: str, *, resumed: bool, intro: dict[str, Any]) -> dict[str, Any]:
-    """The first frame of every connection; ``intro`` is ``Bot.welcome()`` (name, greeting, suggestions)."""
-    return {"type": "welcome", "session": session, "resumed": resumed, "name": intro["name"],
+def welcome(session: str, *, secret: str, resumed: bool, intro: dict[str, Any]) -> dict[str, Any]:
+    """The first frame of every connection; ``intro`` is ``Bot.welcome()`` (name, greeting, suggestions).
+
+    ``secret`` opens ``session`` again on a later connection: the client keeps both.
+    """
+    return {"type": "welcome", "session": session, "secret": secret, "resumed": resumed, "name": intro["name"],
             "greeting": intro["greeting"], "suggestions": list(intro["suggestions"])}
 
 
@@ -265,8 +271,9 @@ def ack(frame_id: str) -> dict[str, Any]:
     return {"type": "ack", "id": frame_id}
 
 
-def resumed(frame_id: str, session: str, *, found: bool) -> dict[str, Any]:
-    return {"type": "resumed", "id": frame_id, "session": session, "resumed": found}
+def resumed(frame_id: str, session: str, *, secret: str, found: bool) -> dict[str, Any]:
+    """The answer to ``resume``: the connection's session (the asked one if ``found``) and its secret."""
+    return {"type": "resumed", "id": frame_id, "session": session, "secret": secret, "resumed": found}
 
 
 def pong(frame_id: str) -> dict[str, Any]:

@@ -138,6 +138,28 @@ def test_sockets_beyond_the_per_client_cap_are_closed_at_once(live_server: Serve
             s.close()
 
 
+def test_one_client_runs_one_turn_at_a_time_and_others_never_wait_behind_it() -> None:
+    from faqbot.server.limits import ClientLimits
+
+    limits = ClientLimits(rate="100 per second", max_sockets=10)
+    events: list[str] = []
+
+    async def turn(client: str, name: str, hold: float) -> None:
+        async with limits.busy(client):
+            events.append(f"{name} in")
+            await asyncio.sleep(hold)
+            events.append(f"{name} out")
+
+    async def go() -> None:
+        # Three long turns from one address, then a visitor's short one: it starts at once, not fourth.
+        await asyncio.gather(turn("198.51.100.7", "a1", 0.2), turn("198.51.100.7", "a2", 0.2),
+                             turn("198.51.100.7", "a3", 0.2), turn("203.0.113.5", "visitor", 0.01))
+
+    asyncio.run(asyncio.wait_for(go(), 10))
+    assert events[:4] == ["a1 in", "visitor in", "visitor out", "a1 out"]
+    assert events[4:] == ["a2 in", "a2 out", "a3 in", "a3 out"]  # never two of one address at once
+
+
 # --- bodies and headers ------------------------------------------------------------------------------------
 
 
@@ -318,16 +340,17 @@ def test_session_ids_never_reach_the_server_log(live_server: ServerFactory, make
         await ask(ws, "how do i book?", "a")
         await ask(ws, "how do i book?", "b")  # rate limited: logged at debug with the session's tag
         await ws.close()
-        again, _ = await open_ws(srv, query=f"?session={welcome['session']}")
+        again, resumed = await open_ws(srv, query=f"?session={welcome['session']}&secret={welcome['secret']}")
+        assert resumed["resumed"] is True
         await again.close()
-        return str(welcome["session"])
+        return str(welcome["session"]), str(welcome["secret"])
 
-    session = run(go())
-    httpx.post(srv.url + "/api/ask", json={"text": "hi", "session": session})
+    session, secret = run(go())
+    httpx.post(srv.url + "/api/ask", json={"text": "hi", "session": session, "secret": secret})
     time.sleep(0.2)
     log = srv.log()
     assert "rate limited session" in log
-    assert session not in log
+    assert session not in log and secret not in log
 
 
 def test_what_visitors_type_never_reaches_the_log_even_at_debug(live_server: ServerFactory,

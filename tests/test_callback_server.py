@@ -220,12 +220,11 @@ def test_admin_routes_need_the_token_and_export_and_delete(live_server: ServerFa
 
 def test_http_api_takes_a_request_step_by_step(live_server: ServerFactory) -> None:
     server = live_server(admin_token=TOKEN)
-    session = None
+    keys: dict[str, str] = {}
     replies = []
     for text in ["Request a callback", *STEPS]:
-        body = {"text": text, **({"session": session} if session else {})}
-        answer = httpx.post(server.url + "/api/ask", json=body, timeout=10).json()
-        session = answer["session"]
+        answer = httpx.post(server.url + "/api/ask", json={"text": text, **keys}, timeout=10).json()
+        keys = {"session": answer["session"], "secret": answer["secret"]}
         replies.append(answer["reply"])
     assert all(r["type"] == "callback" for r in replies) and replies[-1]["text"].startswith("Thank you")
     stored = admin(server).json()["callbacks"]

@@ -188,7 +188,8 @@ def test_a_server_starts_and_answers_while_redis_is_down(live_server: ServerFact
     assert httpx.get(srv.url + "/ready").status_code == 503
     assert httpx.get(srv.url + "/health").json()["sessions"] == "degraded"
     first = httpx.post(srv.url + "/api/ask", json={"text": "does ketamine help with alcohol addiction?"}).json()
-    follow = httpx.post(srv.url + "/api/ask", json={"text": "what about opioids?", "session": first["session"]})
+    follow = httpx.post(srv.url + "/api/ask", json={"text": "what about opioids?", "session": first["session"],
+                                                    "secret": first["secret"]})
     assert follow.json()["reply"]["entry"] == "opioids"  # context kept in this process's memory
 
 
@@ -264,3 +265,76 @@ def test_a_state_written_while_redis_was_frozen_wins_when_it_is_back(redis: Redi
     after, latest, status = run(go())
     assert after == {"turn": 2}  # not the older {"turn": 1} Redis still held
     assert latest == {"turn": 3} and status == "ok"
+
+
+# --- a busy process is not a Redis outage ------------------------------------------------------------------
+
+
+def _hog(until: float) -> None:
+    """Keep the event loop busy: 0.1 s of work in every iteration until ``until``, as a flood of visitors does."""
+    if time.monotonic() < until:
+        time.sleep(0.1)
+        asyncio.get_running_loop().call_soon(_hog, until)
+
+
+@pytest.mark.parametrize("watch_lag", [True, False])
+def test_timeouts_while_the_event_loop_is_swamped_do_not_mark_redis_down(
+        redis: Redis, watch_lag: bool, caplog: pytest.LogCaptureFixture) -> None:
+    from faqbot.server.lag import LoopLag
+    from faqbot.server.sessions import new_id, open_store
+
+    async def go() -> int:
+        lag = LoopLag()
+        lag.start()
+        store: Any = open_store(redis.url, lag=lag if watch_lag else None)
+        try:
+            await store.get(new_id())
+            asyncio.get_running_loop().call_soon(_hog, time.monotonic() + 2.0)
+            # 300 visitors' turns in flight while the loop is swamped: Redis answers at once, the loop reads late.
+            await asyncio.gather(*(store.get(new_id()) for _ in range(300)))
+            return int(store.overloaded)
+        finally:
+            lag.stop()
+            await store.close()
+
+    with caplog.at_level("WARNING", logger="faqbot.server"):
+        overloaded = run(go())
+    if watch_lag:
+        assert overloaded > 0 and "session store failed" not in caplog.text
+    else:  # the control: without the lag check the same flood reads as a Redis outage
+        assert "session store failed" in caplog.text
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_the_redis_probe_keeps_time_while_the_event_loop_stalls(redis: Redis, frozen: bool) -> None:
+    """The probe runs in its own thread: stalls never turn readiness red, a frozen Redis does within 2 s."""
+    from faqbot.server.lag import LoopLag
+    from faqbot.server.sessions import open_store
+
+    async def go() -> list[bool]:
+        lag = LoopLag()
+        lag.start()
+        store: Any = open_store(redis.url, lag=lag)
+        watcher = asyncio.ensure_future(store.watch(every=0.25))
+        seen = []
+        try:
+            await asyncio.sleep(0.3)
+            if frozen:
+                redis.freeze()
+            start = time.monotonic()
+            while time.monotonic() - start < 2.0:  # the loop mostly stalled: 0.2 s blocked out of every 0.25 s
+                time.sleep(0.2)
+                await asyncio.sleep(0.05)
+                seen.append(store.healthy)
+            return seen
+        finally:
+            redis.thaw()
+            watcher.cancel()
+            lag.stop()
+            await store.close()
+
+    seen = run(go())
+    if frozen:
+        assert seen[-1] is False, seen
+    else:
+        assert all(seen), seen

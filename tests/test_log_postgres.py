@@ -391,16 +391,17 @@ def test_two_servers_sharing_redis_and_postgresql_log_one_conversation(pg: PgClu
     async def talk() -> list[dict[str, Any]]:
         replies = []
         async with websockets.connect(a.ws_url) as ws:
-            session = json.loads(await ws.recv())["session"]
+            welcome = json.loads(await ws.recv())
+            keys = f"session={welcome['session']}&secret={welcome['secret']}"
             await ws.send(json.dumps({"type": "message", "id": "c1", "text": "how long"}))
             replies.append(json.loads(await ws.recv()))
-        async with websockets.connect(f"{b.ws_url}?session={session}") as ws:
+        async with websockets.connect(f"{b.ws_url}?{keys}") as ws:
             assert json.loads(await ws.recv())["resumed"] is True
             await ws.send(json.dumps({"type": "pick", "id": "c2", "entry": "session-length"}))
             replies.append(json.loads(await ws.recv()))
             await ws.send(json.dumps({"type": "message", "id": "c3", "text": "is there parking nearby"}))
             replies.append(json.loads(await ws.recv()))
-        async with websockets.connect(f"{a.ws_url}?session={session}") as ws:
+        async with websockets.connect(f"{a.ws_url}?{keys}") as ws:
             await ws.recv()
             await ws.send(json.dumps({"type": "feedback", "id": "c4", "reply": "c2", "vote": "down"}))
             replies.append(json.loads(await ws.recv()))

@@ -30,6 +30,8 @@ def test_pick_feedback_resume_ping_frames() -> None:
     assert parse({"type": "feedback", "id": "c3", "reply": "c1", "vote": "down"}) == \
         protocol.Feedback("c3", "c1", protocol.Vote.DOWN)
     assert parse({"type": "resume", "id": "c4", "session": "abcdefgh12"}) == protocol.Resume("c4", "abcdefgh12")
+    assert parse({"type": "resume", "id": "c4", "session": "abcdefgh12", "secret": "k3y"}) == protocol.Resume(
+        "c4", "abcdefgh12", "k3y")
     assert parse({"type": "ping", "id": "c5"}) == protocol.Ping("c5")
 
 
@@ -60,6 +62,7 @@ def test_frames_without_a_usable_id_are_bad_frames_with_null_id(frame: object) -
     {"type": "feedback", "id": "c1", "reply": "c0", "vote": "meh"},
     {"type": "feedback", "id": "c1", "vote": "up"},
     {"type": "resume", "id": "c1", "session": None},
+    {"type": "resume", "id": "c1", "session": "abcdefgh12", "secret": 5},
 ])
 def test_missing_or_wrong_typed_fields_are_bad_frames_that_echo_the_id(frame: object) -> None:
     err = error_of(frame)
@@ -101,12 +104,12 @@ def test_reply_frame_carries_all_reply_fields() -> None:
 
 def test_server_frame_shapes() -> None:
     intro = {"name": "Bot", "greeting": "Hi", "suggestions": ("a", "b")}
-    assert protocol.welcome("s1", resumed=False, intro=intro) == {
-        "type": "welcome", "session": "s1", "resumed": False, "name": "Bot", "greeting": "Hi",
+    assert protocol.welcome("s1", secret="k1", resumed=False, intro=intro) == {
+        "type": "welcome", "session": "s1", "secret": "k1", "resumed": False, "name": "Bot", "greeting": "Hi",
         "suggestions": ["a", "b"]}
     assert protocol.ack("c3") == {"type": "ack", "id": "c3"}
-    assert protocol.resumed("c4", "s1", found=True) == {"type": "resumed", "id": "c4", "session": "s1",
-                                                         "resumed": True}
+    assert protocol.resumed("c4", "s1", secret="k1", found=True) == {
+        "type": "resumed", "id": "c4", "session": "s1", "secret": "k1", "resumed": True}
     assert protocol.pong("c5") == {"type": "pong", "id": "c5"}
     assert protocol.error(None, ErrorCode.INTERNAL)["id"] is None
 

@@ -12,6 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 import pytest
@@ -40,6 +41,7 @@ class Client:
         self.ws = ws
         self.welcome = welcome
         self.session: str = welcome.get("session", "")
+        self.secret: str = welcome.get("secret", "")
         self._n = 0
 
     async def send(self, frame: dict[str, Any] | str | bytes) -> dict[str, Any]:
@@ -57,8 +59,10 @@ class Client:
         await self.ws.close()
 
 
-async def connect(server: LiveServer, *, session: str | None = None, **kwargs: Any) -> Client:
-    url = server.ws_url + (f"?session={session}" if session else "")
+async def connect(server: LiveServer, *, session: str | None = None, secret: str | None = None,
+                  **kwargs: Any) -> Client:
+    query = {k: v for k, v in (("session", session), ("secret", secret)) if v is not None}
+    url = server.ws_url + ("?" + urlencode(query) if query else "")
     ws = await websockets.connect(url, **kwargs)
     return Client(ws, json.loads(await ws.recv()))
 
@@ -122,10 +126,10 @@ def test_resume_after_reconnect_with_session_query(server: LiveServer) -> None:
         first = await connect(server)
         await first.ask("does ketamine help with alcohol addiction?")
         await first.close()
-        again = await connect(server, session=first.session)
+        again = await connect(server, session=first.session, secret=first.secret)
         follow_up = await again.ask("what about opioids?")
         await again.close()
-        assert again.session == first.session
+        assert (again.session, again.secret) == (first.session, first.secret)
         return again.welcome, follow_up["reply"]["entry"]
 
     welcome, entry = run(go())
@@ -133,20 +137,77 @@ def test_resume_after_reconnect_with_session_query(server: LiveServer) -> None:
     assert entry == "opioids"
 
 
+def test_each_new_session_gets_its_own_secret(server: LiveServer) -> None:
+    async def go() -> list[tuple[str, str]]:
+        pairs = []
+        for _ in range(3):
+            client = await connect(server)
+            pairs.append((client.session, client.secret))
+            await client.close()
+        return pairs
+
+    pairs = run(go())
+    assert len({secret for _, secret in pairs}) == 3 and all(len(secret) >= 16 for _, secret in pairs)
+    assert all(secret != session for session, secret in pairs)
+
+
+@pytest.mark.parametrize("secret", [None, "", "wrong-secret-of-the-right-length", "their-own-id"])
+def test_resume_without_the_right_secret_starts_a_fresh_session(server: LiveServer, secret: str | None) -> None:
+    async def go() -> tuple[Client, dict[str, Any], dict[str, Any], dict[str, Any]]:
+        first = await connect(server)
+        await first.ask("how long")  # a clarification: "2" picks its second option only in this session
+        await first.close()
+        guess = first.session if secret == "their-own-id" else secret
+        intruder = await connect(server, session=first.session, secret=guess)
+        follow_up = await intruder.ask("2")
+        await intruder.close()
+        unknown = await connect(server, session="no-such-session-id", secret=guess)
+        await unknown.close()
+        return first, intruder.welcome, follow_up, unknown.welcome
+
+    first, welcome, follow_up, unknown = run(go())
+    assert welcome["resumed"] is False and welcome["session"] != first.session
+    assert welcome["secret"] != first.secret
+    assert follow_up["reply"]["type"] == "fallback"  # no context carried over
+    # A live id with a wrong secret looks exactly like an id that never existed.
+    assert set(welcome) == set(unknown) and unknown["resumed"] is False
+
+
+def test_a_wrong_secret_does_not_spoil_the_session_for_its_owner(server: LiveServer) -> None:
+    async def go() -> tuple[dict[str, Any], str]:
+        first = await connect(server)
+        await first.ask("how long")
+        await first.close()
+        intruder = await connect(server, session=first.session, secret="not-" + first.secret)
+        await intruder.ask("how do i book?")
+        await intruder.close()
+        owner = await connect(server, session=first.session, secret=first.secret)
+        follow_up = await owner.ask("2")
+        await owner.close()
+        return owner.welcome, follow_up["reply"]["entry"]
+
+    welcome, entry = run(go())
+    assert welcome["resumed"] is True and entry == "effects-length"
+
+
 def test_resume_frame_switches_the_connection_to_an_earlier_session(server: LiveServer) -> None:
-    async def go() -> tuple[dict[str, Any], str, str]:
+    async def go() -> tuple[dict[str, Any], str, str, str]:
         first = await connect(server)
         await first.ask("does ketamine help with alcohol addiction?")
         await first.close()
         other = await connect(server)
         assert other.session != first.session
-        resumed = await other.send({"type": "resume", "id": "r1", "session": first.session})
+        wrong = await other.send({"type": "resume", "id": "r0", "session": first.session, "secret": "guess"})
+        assert wrong == {"type": "resumed", "id": "r0", "session": other.session, "secret": other.secret,
+                         "resumed": False}
+        resumed = await other.send({"type": "resume", "id": "r1", "session": first.session,
+                                    "secret": first.secret})
         follow_up = await other.ask("what about opioids?")
         await other.close()
-        return resumed, first.session, follow_up["reply"]["entry"]
+        return resumed, first.session, first.secret, follow_up["reply"]["entry"]
 
-    resumed, session, entry = run(go())
-    assert resumed == {"type": "resumed", "id": "r1", "session": session, "resumed": True}
+    resumed, session, secret, entry = run(go())
+    assert resumed == {"type": "resumed", "id": "r1", "session": session, "secret": secret, "resumed": True}
     assert entry == "opioids"
 
 
@@ -154,15 +215,16 @@ def test_resume_of_an_unknown_session_keeps_the_current_one(server: LiveServer) 
     async def script(c: Client) -> dict[str, Any]:
         return await c.send({"type": "resume", "id": "r1", "session": "no-such-session-id"})
 
-    async def go() -> tuple[dict[str, Any], str]:
+    async def go() -> tuple[dict[str, Any], Client]:
         client = await connect(server)
         try:
-            return await script(client), client.session
+            return await script(client), client
         finally:
             await client.close()
 
-    frame, session = run(go())
-    assert frame == {"type": "resumed", "id": "r1", "session": session, "resumed": False}
+    frame, client = run(go())
+    assert frame == {"type": "resumed", "id": "r1", "session": client.session, "secret": client.secret,
+                     "resumed": False}
 
 
 def test_unknown_session_at_connect_starts_a_fresh_one(server: LiveServer) -> None:
@@ -347,14 +409,31 @@ def test_health(server: LiveServer) -> None:
 def test_api_ask_keeps_context_with_the_session(server: LiveServer) -> None:
     first = httpx.post(server.url + "/api/ask", json={"text": "does ketamine help with alcohol addiction?"}).json()
     assert first["reply"]["entry"] == "alcohol" and first["session"]
-    second = httpx.post(server.url + "/api/ask", json={"text": "what about opioids?", "session": first["session"]})
+    second = httpx.post(server.url + "/api/ask", json={"text": "what about opioids?", "session": first["session"],
+                                                       "secret": first["secret"]})
     assert second.json()["session"] == first["session"]
     assert second.json()["reply"]["entry"] == "opioids"
 
 
+def test_api_ask_with_a_session_id_but_not_its_secret_starts_afresh(server: LiveServer) -> None:
+    first = httpx.post(server.url + "/api/ask", json={"text": "how long"}).json()
+    assert first["reply"]["type"] == "clarify"
+    for body in ({"session": first["session"]}, {"session": first["session"], "secret": first["session"]},
+                 {"session": first["session"], "secret": first["secret"][:-1] + "x"}):
+        answer = httpx.post(server.url + "/api/ask", json={"text": "2", **body}).json()
+        assert answer["session"] != first["session"] and answer["secret"] != first["secret"]
+        assert answer["reply"]["type"] == "fallback"
+    right = httpx.post(server.url + "/api/ask", json={"text": "2", "session": first["session"],
+                                                      "secret": first["secret"]}).json()
+    assert right["reply"]["entry"] == "effects-length"
+    bad = httpx.post(server.url + "/api/ask", json={"text": "hi", "session": first["session"], "secret": 7})
+    assert bad.status_code == 422 and bad.json()["error"]["code"] == "bad_frame"
+
+
 def test_api_ask_and_websocket_share_sessions(server: LiveServer) -> None:
     first = httpx.post(server.url + "/api/ask", json={"text": "does ketamine help with alcohol addiction?"}).json()
-    follow = conversation(server, lambda c: c.ask("what about opioids?"), session=first["session"])
+    follow = conversation(server, lambda c: c.ask("what about opioids?"), session=first["session"],
+                          secret=first["secret"])
     assert follow["reply"]["entry"] == "opioids"
 
 
@@ -508,9 +587,9 @@ def test_sighup_reloads_the_kb(live_server: ServerFactory, make_kb: Callable[...
 def test_restart_on_the_same_port_and_resume_is_refused_for_lost_memory_sessions(
         live_server: ServerFactory, make_kb: Callable[..., Path]) -> None:
     srv = live_server(make_kb())
-    first = conversation(srv, lambda c: asyncio.sleep(0, c.session))
+    first = conversation(srv, lambda c: asyncio.sleep(0, c))
     srv.restart()
-    welcome = conversation(srv, lambda c: asyncio.sleep(0, c.welcome), session=first)
+    welcome = conversation(srv, lambda c: asyncio.sleep(0, c.welcome), session=first.session, secret=first.secret)
     assert welcome["resumed"] is False  # the memory store died with the process; Redis keeps them
 
 

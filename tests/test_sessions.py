@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import shutil
 import socket
@@ -18,7 +19,8 @@ import websockets
 
 from conftest import LiveServer, ServerFactory, free_port
 from faqbot.exceptions import ConfigError
-from faqbot.server.sessions import FallbackStore, MemoryStore, RedisStore, new_id, open_store, valid_id
+from faqbot.server.sessions import (KEY, FallbackStore, MemoryStore, RedisStore, new_id, new_secret, open_store,
+                                    opens, seal, valid_id)
 
 
 class FakeClock:
@@ -219,17 +221,18 @@ def test_two_servers_sharing_redis_resume_each_others_sessions(two_servers: tupl
 
     async def go() -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
         async with websockets.connect(a.ws_url) as ws:
-            session = json.loads(await ws.recv())["session"]
+            welcome = json.loads(await ws.recv())
+            session, secret = welcome["session"], welcome["secret"]
             await ws.send(json.dumps({"type": "message", "id": "c1",
                                       "text": "does ketamine help with alcohol addiction?"}))
             await ws.recv()
-        async with websockets.connect(f"{b.ws_url}?session={session}") as ws:
+        async with websockets.connect(f"{b.ws_url}?session={session}&secret={secret}") as ws:
             welcome = json.loads(await ws.recv())
             await ws.send(json.dumps({"type": "message", "id": "c2", "text": "what about opioids?"}))
             follow_up = json.loads(await ws.recv())
         async with websockets.connect(a.ws_url) as ws:
             await ws.recv()
-            await ws.send(json.dumps({"type": "resume", "id": "r1", "session": session}))
+            await ws.send(json.dumps({"type": "resume", "id": "r1", "session": session, "secret": secret}))
             resumed = json.loads(await ws.recv())
         return welcome, follow_up, resumed
 
@@ -244,6 +247,41 @@ def test_sessions_survive_a_server_restart_with_redis(two_servers: tuple[LiveSer
     a, _ = two_servers
     first = httpx.post(a.url + "/api/ask", json={"text": "does ketamine help with alcohol addiction?"}).json()
     a.restart()
-    second = httpx.post(a.url + "/api/ask", json={"text": "what about opioids?", "session": first["session"]})
+    second = httpx.post(a.url + "/api/ask", json={"text": "what about opioids?", "session": first["session"],
+                                                  "secret": first["secret"]})
     assert second.json()["session"] == first["session"]
     assert second.json()["reply"]["entry"] == "opioids"
+
+
+@pytest.mark.redis
+def test_redis_keeps_the_hash_of_a_session_secret_never_the_secret(two_servers: tuple[LiveServer, LiveServer],
+                                                                   redis_url: str) -> None:
+    a, b = two_servers
+    first = httpx.post(a.url + "/api/ask", json={"text": "does ketamine help with alcohol addiction?"}).json()
+
+    async def stored() -> Any:
+        store = RedisStore.from_url(redis_url)
+        try:
+            return await store.client.get("faqbot:session:" + first["session"])
+        finally:
+            await store.close()
+
+    raw = run(stored())
+    assert first["secret"].encode() not in raw
+    assert json.loads(raw)["key"] == hashlib.sha256(first["secret"].encode()).hexdigest()
+    # The other server, reading the same Redis, opens it with the secret and with nothing else.
+    wrong = httpx.post(b.url + "/api/ask", json={"text": "what about opioids?", "session": first["session"]}).json()
+    right = httpx.post(b.url + "/api/ask", json={"text": "what about opioids?", **{
+        k: first[k] for k in ("session", "secret")}}).json()
+    assert wrong["session"] != first["session"] and wrong["secret"] != first["secret"]
+    assert right["session"] == first["session"] and right["reply"]["entry"] == "opioids"
+
+
+def test_a_session_opens_only_with_its_own_secret() -> None:
+    secret = new_secret()
+    state = {KEY: seal(secret), "state": "answered"}
+    assert opens(state, secret)
+    assert not opens(state, new_secret()) and not opens(state, None) and not opens(state, "")
+    assert not opens({"state": "answered"}, secret)  # saved before secrets existed: never resumable
+    assert not opens({KEY: 5}, secret)
+    assert secret not in json.dumps(state)

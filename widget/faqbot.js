@@ -9,7 +9,7 @@
 (function () {
   "use strict";
 
-  var VERSION = "1.2.0";
+  var VERSION = "1.3.0";
   var HOST_TAG = "faqbot-widget";
   var STORE_PREFIX = "faqbot:v1:";
   var MAX_STORED = 120; // transcript entries kept in sessionStorage
@@ -564,7 +564,7 @@
       var data = raw ? JSON.parse(raw) : null;
       if (data && typeof data === "object" && Array.isArray(data.messages)) return data;
     } catch (e) { /* storage blocked or corrupt: start fresh */ }
-    return { session: null, seq: 0, open: false, welcome: null, unread: 0, messages: [] };
+    return { session: null, secret: null, seq: 0, open: false, welcome: null, unread: 0, messages: [] };
   };
 
   // Not personal, so kept across visits (localStorage): the last greeting, shown even when the server is down.
@@ -620,7 +620,12 @@
     this.idleClosed = false;
     var url = this.url;
     var session = this.handlers.session();
-    if (session) url += (url.indexOf("?") < 0 ? "?" : "&") + "session=" + encodeURIComponent(session);
+    var secret = this.handlers.secret();
+    // The id names the conversation, the secret opens it: without both the server starts a fresh one.
+    if (session && secret) {
+      url += (url.indexOf("?") < 0 ? "?" : "&") + "session=" + encodeURIComponent(session) +
+        "&secret=" + encodeURIComponent(secret);
+    }
     var ws;
     try {
       ws = new WebSocket(url);
@@ -737,6 +742,7 @@
     var self = this;
     this.conn = new Connection(config.server, {
       session: function () { return self.data.session; },
+      secret: function () { return self.data.secret; },
       state: function (state) { self.onState(state); },
       frame: function (frame) { self.onFrame(frame); },
       failed: function (n) { self.onFailed(n); }
@@ -1151,6 +1157,7 @@
   Widget.prototype.onWelcome = function (frame) {
     var self = this;
     if (typeof frame.session === "string") this.data.session = frame.session;
+    if (typeof frame.secret === "string") this.data.secret = frame.secret;
     if (!this.data.originOk) {
       this.data.originOk = true;
       clearTimeout(this.lingerTimer);

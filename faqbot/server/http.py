@@ -87,7 +87,7 @@ async def _over_rate(request: Request) -> Response | None:
 
 
 async def ask(request: Request) -> Response:
-    """``{"text": ..., "session": optional}`` -> ``{"session", "turn", "reply"}``."""
+    """``{"text": ..., "session": optional, "secret": optional}`` -> ``{"session", "secret", "turn", "reply"}``."""
     runtime = runtime_of(request)
     cfg = runtime.config
     limited = await _over_rate(request)
@@ -95,7 +95,7 @@ async def ask(request: Request) -> Response:
         return limited
     try:
         data = await _json_body(request, cfg.max_frame)
-        text, session = data.get("text"), data.get("session")
+        text, session, secret = data.get("text"), data.get("session"), data.get("secret")
         if isinstance(text, str) and len(text) > cfg.max_text:
             raise FrameError(ErrorCode.TOO_LONG, f"'text' is longer than {cfg.max_text} characters; shorten it.")
         if not isinstance(text, str) or not text.strip():
@@ -103,6 +103,8 @@ async def ask(request: Request) -> Response:
                                                   "string.")
         if session is not None and not isinstance(session, str):
             raise FrameError(ErrorCode.BAD_FRAME, "'session' must be the string returned by an earlier call.")
+        if secret is not None and not isinstance(secret, str):
+            raise FrameError(ErrorCode.BAD_FRAME, "'secret' must be the string returned with 'session'.")
         if not protocol.is_text(text):
             raise FrameError(ErrorCode.BAD_FRAME, "'text' is not valid text (it holds a lone surrogate).")
     except FrameError as exc:
@@ -110,14 +112,15 @@ async def ask(request: Request) -> Response:
     # Letters only: the log redacts digit runs in turn ids (clients choose theirs), and a hex id can hold one.
     turn_id = "h-" + "".join(secrets.choice(string.ascii_lowercase) for _ in range(12))
     try:
-        session, state, _ = await runtime.open_session(session)
-        turn = await runtime.turn(session, state, turn_id=turn_id, channel="http", client=_client(request),
-                                  text=text)
+        opened = await runtime.open_session(session, secret)
+        turn = await runtime.turn(opened.session, opened.state, turn_id=turn_id, channel="http",
+                                  client=_client(request), text=text)
     except Exception:
         log.exception("internal error answering /api/ask")
         return error_response(ErrorCode.INTERNAL.value, protocol.MESSAGES[ErrorCode.INTERNAL],
                               status.HTTP_500_INTERNAL_SERVER_ERROR)
-    return JSONResponse({"session": turn.session, "turn": turn_id, "reply": turn.reply.to_dict()})
+    return JSONResponse({"session": turn.session, "secret": opened.secret, "turn": turn_id,
+                         "reply": turn.reply.to_dict()})
 
 
 async def feedback(request: Request) -> Response:

@@ -22,6 +22,8 @@ from limits.aio.storage import MemoryStorage, Storage
 from limits.storage import storage_from_string
 from limits.aio.strategies import MovingWindowRateLimiter
 
+from .lag import LoopLag
+
 log = logging.getLogger("faqbot.server")
 
 REDIS_TIMEOUT = 0.3  # seconds; a frozen Redis must not hold a visitor's message longer than this
@@ -74,8 +76,8 @@ class Slots:
 class ClientLimits:
     """Limits per client address: messages and API calls over time, websockets open at once."""
 
-    def __init__(self, *, rate: str, max_sockets: int, max_busy: int = 2, redis_pool: Any = None,
-                 shared_ok: Callable[[], bool] = lambda: True) -> None:
+    def __init__(self, *, rate: str, max_sockets: int, max_busy: int = 1, redis_pool: Any = None,
+                 shared_ok: Callable[[], bool] = lambda: True, lag: LoopLag | None = None) -> None:
         self.items: list[RateLimitItem] = parse_many(rate)
         self.max_sockets = max_sockets
         self.max_busy = max_busy
@@ -87,6 +89,7 @@ class ClientLimits:
         self._retry_at = 0.0
         self._warned_at = -1e9
         self._shared_ok = shared_ok  # e.g. the session store's health: no point waiting on a Redis known down
+        self._lag = lag
         if redis_pool is not None:
             # The session store's pool: one set of connections, one timeout, for both.
             storage: Storage = storage_from_string("async+redis://", implementation="redispy",
@@ -100,7 +103,11 @@ class ClientLimits:
             return await self._hit(limiter, client)
         try:
             return await asyncio.wait_for(self._hit(limiter, client), REDIS_TIMEOUT)
-        except Exception:
+        except Exception as exc:
+            if type(exc).__name__ == "TimeoutError" and self._lag is not None and \
+                    self._lag.behind(2 * REDIS_TIMEOUT) > REDIS_TIMEOUT / 3:
+                # The loop was behind, not Redis: count this one here and keep using Redis.
+                return await self._hit(self._local, client)
             # Redis is down or frozen: count in this process for a while, then try Redis again.
             now = time.monotonic()
             self._retry_at = now + 2.0
@@ -122,10 +129,13 @@ class ClientLimits:
 
     @contextlib.asynccontextmanager
     async def busy(self, client: str) -> AsyncIterator[None]:
-        """Hold one of ``client``'s ``max_busy`` turn slots while its reply is computed.
+        """Hold one of ``client``'s ``max_busy`` turn slots (one, in the server) while its reply is computed.
 
         The turn threads are few and first come, first served: a burst of long messages from one address would
-        otherwise queue every other visitor's turn behind it. Extra turns of that address wait here instead.
+        otherwise queue every other visitor's turn behind it, and share the CPU with it. Extra turns of that
+        address wait here instead, so another visitor's turn finds a free thread and competes with at most one
+        turn of any one address. One at a time costs a shared address (a clinic's wifi) nothing it could use:
+        ``client_rate`` lets it ask a few times a second, and a turn takes milliseconds.
         """
         sem = self._busy.get(client)
         if sem is None:

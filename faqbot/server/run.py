@@ -60,12 +60,12 @@ def log_config(config: Config) -> dict[str, Any]:
 class Privacy(logging.Filter):
     """Keep what visitors send out of the server's log, at every level.
 
-    Session ids are blanked in access lines and handshake dumps (``/ws?session=...``): holding one resumes a
-    conversation. The websocket library's debug dumps of frames (``< TEXT '...'``) lose their payload unless
+    Session ids and secrets are blanked in access lines and handshake dumps (``/ws?session=...&secret=...``):
+    together they resume a conversation. The websocket library's debug dumps of frames (``< TEXT '...'``) lose their payload unless
     ``show_text`` (``--log-text``) asks for it, for debugging on a machine with no real visitors.
     """
 
-    _ID = re.compile(r"(session=)[^&\s\"']+")
+    _ID = re.compile(r"((?:session|secret)=)[^&\s\"']+")
     _FRAME = re.compile(r"^([<>] (?:TEXT|BINARY|CONT)) .*?( \[\d+ bytes\])?$", re.DOTALL)
 
     def __init__(self, show_text: bool = False) -> None:
@@ -75,7 +75,7 @@ class Privacy(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         changed = message
-        if "session=" in changed:
+        if "session=" in changed or "secret=" in changed:
             changed = self._ID.sub(r"\1-", changed)
         if not self.show_text and changed[:1] in "<>" and " " in changed:
             changed = self._FRAME.sub(lambda m: f"{m.group(1)} [not logged]{m.group(2) or ''}", changed)

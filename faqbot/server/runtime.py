@@ -26,8 +26,9 @@ from ..notify import Notifier, notify_settings
 from ..protocol import ErrorCode, FrameError
 from ..logstore import describe
 from ..recorder import Recorder
+from .lag import LoopLag
 from .limits import ClientLimits, Slots
-from .sessions import FallbackStore, SessionStore, State, new_id, open_store, valid_id
+from .sessions import KEY, FallbackStore, SessionStore, State, new_id, new_secret, open_store, opens, seal, valid_id
 
 log = logging.getLogger("faqbot.server")
 
@@ -47,6 +48,20 @@ class ReloadFailed(Exception):
             return [{"file": None, "line": None, "field": None, "message": self.error}]
         errors = self.error.errors if isinstance(self.error, KnowledgeErrors) else [self.error]
         return [{"file": e.file, "line": e.line, "field": e.field, "message": str(e)} for e in errors]
+
+
+@dataclass(frozen=True)
+class Opened:
+    """A session a connection or request goes on with: resumed, or fresh with a new secret.
+
+    ``state`` carries the hash of the secret (``KEY``) so it is stored with every turn; ``secret`` is what the
+    client keeps to resume: the new one, or the one it proved.
+    """
+
+    session: str
+    secret: str
+    state: State
+    resumed: bool
 
 
 @dataclass(frozen=True)
@@ -74,16 +89,18 @@ class Runtime:
     def __init__(self, config: Config, bot: Bot, *, recorder: Any = None) -> None:
         self.config = config
         self.bot = bot
+        self.lag = LoopLag()
         self.store: SessionStore = open_store(config.sessions, ttl=config.session_ttl,
-                                              max_sessions=config.max_sessions)
+                                              max_sessions=config.max_sessions, lag=self.lag)
         self.recorder = recorder
         self._own_recorder = False
         self.connections = Slots(config.max_connections)
         store = self.store
         pool = store.primary.client.connection_pool if isinstance(store, FallbackStore) else None
         self.clients = ClientLimits(rate=config.client_rate, max_sockets=config.max_client_sockets,
-                                    max_busy=max(1, config.turn_threads // 2), redis_pool=pool,
-                                    shared_ok=lambda: not isinstance(store, FallbackStore) or store.healthy)
+                                    max_busy=1, redis_pool=pool,
+                                    shared_ok=lambda: not isinstance(store, FallbackStore) or store.healthy,
+                                    lag=self.lag)
         # Replies are computed here, off the event loop, so one long message does not stall every socket.
         self._pool = ThreadPoolExecutor(max_workers=max(1, config.turn_threads), thread_name_prefix="faqbot-turn")
         self._reload_lock = asyncio.Lock()
@@ -102,6 +119,7 @@ class Runtime:
         return self.config.knowledge or self.bot.kb.path or None
 
     async def start(self) -> None:
+        self.lag.start()
         if self.recorder is None and self.config.logging:
             self.recorder = _open_recorder(self.config)
             self._own_recorder = self.recorder is not None
@@ -116,6 +134,7 @@ class Runtime:
             self._spawn(self.store.watch())
 
     async def stop(self) -> None:
+        self.lag.stop()
         for task in list(self._tasks):
             task.cancel()
         await self.store.close()
@@ -129,13 +148,18 @@ class Runtime:
 
     # --- the use case: one visitor turn -----------------------------------------------------------------
 
-    async def open_session(self, asked: str | None) -> tuple[str, State, bool]:
-        """``asked``'s session if it is alive, else a fresh one: ``(session, state, resumed)``."""
+    async def open_session(self, asked: str | None, secret: str | None) -> Opened:
+        """``asked``'s session if it is alive and ``secret`` opens it, else a fresh one.
+
+        A wrong or missing secret gets a fresh session exactly as an unknown id does, so nobody can learn whether
+        an id they hold is alive.
+        """
         if asked and valid_id(asked):
             state = await self.store.get(asked)
-            if state is not None:
-                return asked, state, True
-        return new_id(), {}, False
+            if state is not None and secret and opens(state, secret):
+                return Opened(asked, secret, state, True)
+        fresh = new_secret()
+        return Opened(new_id(), fresh, {KEY: seal(fresh)}, False)
 
     async def turn(self, session: str, state: State, *, turn_id: str, channel: str, client: str,
                    text: str | None = None, pick: str | None = None) -> Turn:
@@ -159,8 +183,9 @@ class Runtime:
             self.record_turn(session, turn_id, CALLBACK_TEXT if conv.private else said, reply, channel)
             return reply, conv.state.to_dict()
 
-        async with self.clients.busy(client):  # one address never holds more than half the turn threads
+        async with self.clients.busy(client):  # one turn at a time per address: others never queue behind it
             reply, new_state = await asyncio.get_running_loop().run_in_executor(self._pool, answer)
+        new_state = _sealed(new_state, state)
         await self.store.set(session, new_state)
         return Turn(session, reply, new_state)
 
@@ -186,7 +211,7 @@ class Runtime:
             reply = self._keep(request, channel, Reply(ReplyType.CALLBACK, texts.done, confidence=1.0))
             self.record_turn(session, turn_id, CALLBACK_TEXT, reply, channel)
             stored = reply.text == texts.done
-            return CallbackOutcome(reply, {}, conv.state.to_dict(), request.id if stored else None)
+            return CallbackOutcome(reply, {}, _sealed(conv.state.to_dict(), state), request.id if stored else None)
 
         outcome = await asyncio.get_running_loop().run_in_executor(self._pool, run)
         if outcome.reply is not None:
@@ -335,6 +360,13 @@ class Runtime:
             self.recorder.record_feedback(session, turn, vote)
         except Exception:
             log.warning("recorder failed to record feedback", exc_info=True)
+
+
+def _sealed(new: State, old: State) -> State:
+    """``new`` conversation state with the secret's hash of ``old``: the core knows nothing of secrets."""
+    if KEY in old:
+        new[KEY] = old[KEY]
+    return new
 
 
 def content_hash(bot: Bot) -> str:

@@ -9,24 +9,30 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import json
 import logging
 import re
 import secrets
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any, Protocol
 
 from ..exceptions import ConfigError
+from .lag import LoopLag
 
 # Ids we hand out are 22 url-safe characters; accept a little more, never anything that could be a key path.
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 REDIS_PREFIX = "faqbot:session:"
 REDIS_TIMEOUT = 0.3  # seconds per Redis call; a frozen Redis must cost a visitor little more than this
 REDIS_POOL = 64  # connections per process, shared with the per-client rate limits
-RETRY_AFTER = (0.5, 1.0, 2.0, 5.0)
-TIMEOUTS_TO_FAIL = 2  # timeouts in a row that count as an outage (a refused connection counts at once)  # seconds before trying Redis again after failures in a row
+RETRY_AFTER = (0.5, 1.0, 2.0, 5.0)  # seconds before trying Redis again after failures in a row
+TIMEOUTS_TO_FAIL = 2  # timeouts in a row that count as an outage (a refused connection counts at once)
+# A timeout is the loop's fault, not Redis's, when the loop ran this late in total within the last LAG_WINDOW s.
+LAG_WINDOW = 2 * REDIS_TIMEOUT
+LAG_LIMIT = REDIS_TIMEOUT / 3
 
 log = logging.getLogger("faqbot.server")
 
@@ -36,6 +42,27 @@ State = dict[str, Any]
 def new_id() -> str:
     """A random session id tied to no person (128 bits)."""
     return secrets.token_urlsafe(16)
+
+
+# The field of a stored session that holds the hash of its secret: the id names a session, the secret opens it.
+KEY = "key"
+
+
+def new_secret() -> str:
+    """The secret a new session is opened with (128 bits); only its hash is ever stored."""
+    return secrets.token_urlsafe(16)
+
+
+def seal(secret: str) -> str:
+    """What a session stores of its secret: a plain SHA-256 is enough for 128 random bits."""
+    return hashlib.sha256(secret.encode("utf-8", "replace")).hexdigest()
+
+
+def opens(state: State, secret: str | None) -> bool:
+    """Whether ``secret`` is the one ``state`` was opened with (constant time; a state without one opens never)."""
+    given = seal(secret or "")  # hashed even when there is nothing to compare, so both paths cost the same
+    stored = state.get(KEY)
+    return isinstance(stored, str) and hmac.compare_digest(stored.encode(), given.encode()) and bool(secret)
 
 
 def valid_id(session: str) -> bool:
@@ -144,10 +171,11 @@ class MemoryStore:
 class RedisStore:
     """Sessions in Redis (redis-py's asyncio client), shared by every worker pointing at the same database."""
 
-    def __init__(self, client: Any, *, ttl: int = 1800, prefix: str = REDIS_PREFIX) -> None:
+    def __init__(self, client: Any, *, ttl: int = 1800, prefix: str = REDIS_PREFIX, url: str | None = None) -> None:
         self.client = client
         self.ttl = int(ttl)
         self.prefix = prefix
+        self.url = url  # for a blocking probe from another thread (see FallbackStore.watch)
 
     @classmethod
     def from_url(cls, url: str, *, ttl: int = 1800) -> RedisStore:
@@ -165,7 +193,7 @@ class RedisStore:
         pool = aioredis.BlockingConnectionPool.from_url(
             url, max_connections=REDIS_POOL, timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT,
             socket_connect_timeout=REDIS_TIMEOUT, retry=Retry(NoBackoff(), 0))
-        return cls(aioredis.Redis(connection_pool=pool), ttl=ttl)
+        return cls(aioredis.Redis(connection_pool=pool), ttl=ttl, url=url)
 
     async def get(self, session: str) -> State | None:
         raw = await self.client.getex(self.prefix + session, ex=self.ttl)
@@ -186,6 +214,19 @@ class RedisStore:
     async def ping(self) -> None:
         await self.client.ping()
 
+    def blocking_pinger(self) -> Callable[[], None] | None:
+        """A PING on a connection of its own, for a thread: it keeps time however busy the event loop is."""
+        if self.url is None:
+            return None
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        # No retries: one PING, one timeout, so a frozen Redis is seen within the timeout.
+        client = redis.Redis.from_url(self.url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT,
+                                      single_connection_client=True, retry=Retry(NoBackoff(), 0))
+        return lambda: client.ping() and None
+
     async def close(self) -> None:
         await self.client.aclose()
         await self.client.connection_pool.disconnect()
@@ -196,14 +237,18 @@ class FallbackStore:
 
     A visitor may lose context while Redis is away (their state lives in one worker's memory), never the reply.
     Redis counts as down after a refused connection, or after ``TIMEOUTS_TO_FAIL`` timeouts in a row (one slow
-    answer from a busy machine is not an outage). While down it is left alone for a while (``RETRY_AFTER``), so
-    a frozen server costs a few timeouts, not one per message. ``healthy`` is what readiness reports; ``watch``
-    probes Redis so it turns red (and green again) without waiting for traffic.
+    answer from a busy machine is not an outage). A timeout while this process's event loop was running behind
+    (``lag``) does not count: the answer may well have arrived and waited for the loop. While down Redis is left
+    alone for a while (``RETRY_AFTER``), so a frozen server costs a few timeouts, not one per message.
+    ``healthy`` is what readiness reports; ``watch`` probes Redis from a thread of its own, so it turns red (and
+    green again) without waiting for traffic, and keeps time even when the loop does not.
     """
 
-    def __init__(self, primary: RedisStore, fallback: MemoryStore) -> None:
+    def __init__(self, primary: RedisStore, fallback: MemoryStore, *, lag: LoopLag | None = None) -> None:
         self.primary = primary
         self.fallback = fallback  # only sessions written while Redis was down, until Redis has them again
+        self.lag = lag
+        self.overloaded = 0  # timeouts not blamed on Redis because the loop was behind
         self.healthy = True
         self._failures = 0  # while down: failed retries, for the back-off
         self._timeouts = 0  # while up: timeouts in a row
@@ -257,10 +302,43 @@ class FallbackStore:
         return True
 
     async def watch(self, every: float = 0.5) -> None:
-        """Probe Redis forever, every ``every`` seconds (run as a task; cancelled at shutdown)."""
-        while True:
-            await self.probe()
-            await asyncio.sleep(every)
+        """Probe Redis forever, every ``every`` seconds (run as a task; cancelled at shutdown).
+
+        The PING runs in a thread with a blocking client: a flood that keeps the event loop busy neither fakes an
+        outage (the answer is read on time) nor hides a real one (a frozen Redis still fails the PING).
+        """
+        ping = self.primary.blocking_pinger()
+        if ping is None:
+            while True:
+                await self.probe()
+                await asyncio.sleep(every)
+        loop = asyncio.get_running_loop()
+        stop = threading.Event()
+
+        def probe_forever() -> None:
+            while not stop.is_set():
+                try:
+                    ping()
+                    failure: BaseException | None = None
+                except Exception as exc:
+                    failure = exc
+                try:
+                    loop.call_soon_threadsafe(self._probed, failure)
+                except RuntimeError:  # the loop closed under us: the server is stopping
+                    return
+                stop.wait(every)
+
+        threading.Thread(target=probe_forever, name="faqbot-redis-probe", daemon=True).start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            stop.set()
+
+    def _probed(self, failure: BaseException | None) -> None:
+        if failure is None:
+            self._ok()
+        else:
+            self._failed(failure, on_time=True)
 
     async def close(self) -> None:
         await self.fallback.close()
@@ -277,7 +355,14 @@ class FallbackStore:
             log.warning("session store is back: sessions are shared again")
         self.healthy, self._failures, self._timeouts = True, 0, 0
 
-    def _failed(self, exc: BaseException) -> None:
+    def _failed(self, exc: BaseException, *, on_time: bool = False) -> None:
+        """Count a failed call; ``on_time`` when it was timed off the event loop (the probe thread)."""
+        if not on_time and _slow(exc) and self.lag is not None and self.lag.behind(LAG_WINDOW) > LAG_LIMIT:
+            self.overloaded += 1
+            if self.overloaded == 1 or self.overloaded % 1000 == 0:
+                log.warning("a Redis call timed out while this process was running %.0f ms behind; not counted as "
+                            "a Redis failure (%d so far)", 1000 * self.lag.behind(LAG_WINDOW), self.overloaded)
+            return
         if self.healthy and _slow(exc):
             self._timeouts += 1
             if self._timeouts < TIMEOUTS_TO_FAIL:
@@ -295,10 +380,11 @@ def _slow(exc: BaseException) -> bool:
     return type(exc).__name__ == "TimeoutError" or "No connection available" in str(exc)
 
 
-def open_store(url: str, *, ttl: int = 1800, max_sessions: int = 10_000) -> SessionStore:
+def open_store(url: str, *, ttl: int = 1800, max_sessions: int = 10_000, lag: LoopLag | None = None) -> SessionStore:
     """``memory`` or ``redis://HOST:PORT/DB`` (also ``rediss://`` and ``unix://``) to a store."""
     if url in ("", "memory"):
         return MemoryStore(ttl=ttl, max_sessions=max_sessions)
     if url.startswith(("redis://", "rediss://", "unix://")):
-        return FallbackStore(RedisStore.from_url(url, ttl=ttl), MemoryStore(ttl=ttl, max_sessions=max_sessions))
+        return FallbackStore(RedisStore.from_url(url, ttl=ttl), MemoryStore(ttl=ttl, max_sessions=max_sessions),
+                             lag=lag)
     raise ConfigError(f"unknown session store {url!r}; use 'memory' or redis://HOST:PORT/DB")

@@ -1,7 +1,7 @@
 """The widget's files: compressed once (brotli, gzip), revalidated by ETag, cached for a year under ``?v=<version>``.
 
 Embedders paste one ``<script>`` tag on every page, so the script's transfer size and caching are paid on every
-visit. ``/widget/faqbot.js?v=1.2.0`` (the version the file itself declares) is immutable for a year; any other URL
+visit. ``/widget/faqbot.js?v=1.3.0`` (the version the file itself declares) is immutable for a year; any other URL
 is ``no-cache`` and revalidated with its ETag, so a new release is picked up at once by pages without ``?v=``.
 """
 

@@ -89,6 +89,7 @@ class Connection:
         self.bucket = TokenBucket(cfg.rate, cfg.burst)
         self.phase = Phase.OPENING
         self.session = ""
+        self.secret = ""  # kept for this connection only, to repeat to the client; the store has its hash
         self.state: dict[str, Any] = {}
         self.last_active = time.monotonic()
 
@@ -102,10 +103,13 @@ class Connection:
             # A new session is stored with its first turn, not now: opening sockets in a loop must not fill the
             # store (or Redis) with empty sessions. A reconnect before the first question gets a fresh id, which
             # loses nothing.
-            self.session, self.state, found = await self.runtime.open_session(self.ws.query_params.get("session"))
+            query = self.ws.query_params
+            opened = await self.runtime.open_session(query.get("session"), query.get("secret"))
+            self.session, self.secret, self.state = opened.session, opened.secret, opened.state
             await self.ws.accept()
             self._enter(Phase.SERVING)
-            await self._send(protocol.welcome(self.session, resumed=found, intro=self.runtime.bot.welcome()))
+            await self._send(protocol.welcome(self.session, secret=self.secret, resumed=opened.resumed,
+                                              intro=self.runtime.bot.welcome()))
             await self._serve()
         except WebSocketDisconnect:
             pass
@@ -176,16 +180,16 @@ class Connection:
             self.runtime.record_feedback(self.session, frame.reply, frame.vote.value)
             return protocol.ack(frame.id)
         if isinstance(frame, protocol.Resume):
-            found = await self._load(frame.session)
-            return protocol.resumed(frame.id, self.session, found=found)
+            found = await self._load(frame.session, frame.secret)
+            return protocol.resumed(frame.id, self.session, secret=self.secret, found=found)
         return protocol.pong(frame.id)
 
-    async def _load(self, session: str) -> bool:
-        """Switch to a stored session if it is alive; False leaves the current one in place."""
-        found, state, ok = await self.runtime.open_session(session)
-        if ok:
-            self.session, self.state = found, state
-        return ok
+    async def _load(self, session: str, secret: str | None) -> bool:
+        """Switch to a stored session if it is alive and ``secret`` opens it; False leaves the current one."""
+        opened = await self.runtime.open_session(session, secret)
+        if opened.resumed:
+            self.session, self.secret, self.state = opened.session, opened.secret, opened.state
+        return opened.resumed
 
     async def _send(self, frame: dict[str, Any]) -> None:
         if self.phase is not Phase.SERVING:
