@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 import time
+import zlib
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
@@ -119,16 +120,47 @@ def _probabilities(params: dict[str, Any], x: Any) -> Any:
                           **params).probabilities(x)
 
 
-def cross_validated(x: Any, y: Sequence[int], *, kind: str = "mlp", folds: int = 5) -> Any:
-    idx = np.arange(len(y))
-    np.random.default_rng(0).shuffle(idx)
-    probs = np.zeros((len(y), len(CLASSES)))
+def cross_validated(x: Any, y: Sequence[int], *, kind: str = "mlp", folds: int = 5,
+                    groups: Sequence[int] | None = None) -> Any:
+    """Out-of-fold class probabilities; items of one group (a message and its misspelt copy) share a fold, so a
+    copy never tells the model the answer for its own original."""
     ya = np.asarray(y)
+    g = np.arange(len(ya)) if groups is None else np.asarray(groups)
+    order = np.arange(int(g.max()) + 1)
+    np.random.default_rng(0).shuffle(order)
+    fold_of = np.empty_like(order)
+    fold_of[order] = np.arange(len(order)) % folds
+    probs = np.zeros((len(ya), len(CLASSES)))
     for k in range(folds):
-        test = idx[k::folds]
-        train = np.setdiff1d(idx, test)
+        test = np.flatnonzero(fold_of[g] == k)
+        train = np.flatnonzero(fold_of[g] != k)
         probs[test] = _probabilities(fit_model(x[train], ya[train], kind=kind), x[test])
     return probs
+
+
+def _misspelt(text: str) -> str:
+    """The message typed in a hurry: about one dropped, swapped or doubled letter in 25, the same every run."""
+    rng = random.Random(zlib.crc32(text.encode("utf-8")))
+    chars = list(text.lower())
+    for _ in range(max(1, len(chars) // 25)):
+        if len(chars) < 4:
+            break
+        i, op = rng.randrange(len(chars) - 1), rng.random()
+        if op < 0.4:
+            del chars[i]
+        elif op < 0.7:
+            chars[i], chars[i + 1] = chars[i + 1], chars[i]
+        else:
+            chars.insert(i, chars[i])
+    return "".join(chars)
+
+
+def misspelt_copies(items: Sequence[Item]) -> list[tuple[Item, int]]:
+    """A misspelt copy of every written message (not the CLINC sentences), with the index of its original: people
+    in distress type fast, and the encoder reads "kil myslef" further from "kill myself" than a reader does.
+    Cross-validated, one copy each raised crisis recall at the same everyday budget (docs/safety.md)."""
+    return [((_misspelt(text), label, category), i) for i, (text, label, category) in enumerate(items)
+            if category != "everyday-clinc"]
 
 
 def _lowest(probs: Any, everyday: Any, budget: float) -> float:
@@ -162,8 +194,9 @@ def choose_thresholds(items: Sequence[Item], found: Sequence[Analysis], probs: A
         f = 2 * tp / max(2 * tp + fp + (len(concern) - tp), 1)
         if f > best_f:
             best_f, concern_t = f, float(t)
-    # Referral by meaning: the best F1 of referral against the other non-crisis messages, within the budget on
-    # everyday sentences (a referral replaces the answer, so it must be rare where nobody asked a medical question).
+    # Referral by meaning: the best F0.5 of referral against the other non-crisis messages, within the budget on
+    # everyday sentences. A referral replaces the answer, so precision weighs more than recall here (the rules
+    # still refer the forms they word).
     referral_p = probs[:, 3]
     floor = _lowest(referral_p, everyday, REFERRAL_BUDGET)
     is_ref, non_crisis = labels == "referral", labels != "crisis"
@@ -171,7 +204,7 @@ def choose_thresholds(items: Sequence[Item], found: Sequence[Analysis], probs: A
     for t in np.arange(0.99, floor - 1e-9, -0.01):
         tp = int((referral_p[is_ref] >= t).sum())
         fp = int((referral_p[non_crisis & ~is_ref] >= t).sum())
-        f = 2 * tp / max(2 * tp + fp + (int(is_ref.sum()) - tp), 1)
+        f = 1.25 * tp / max(1.25 * tp + fp + 0.25 * (int(is_ref.sum()) - tp), 1)
         if f > best_f:
             best_f, referral = f, float(t)
     ruled = np.array([rules.assess(a).risk is Risk.CRISIS for a in found])
@@ -228,9 +261,13 @@ def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp") -> dic
     found_daily = analyse(encoder, cache, daily)
     rules = RiskPolicy(lexicon=kb.risk, texts=kb.settings.safety)
     if do_fit:
-        x = np.stack([a.vector for a in found_train])
-        y = [LABELS.get(label, 0) for _, label, _ in train]
-        probs = cross_validated(x, y, kind=kind)
+        copies = misspelt_copies(train)
+        found_copies = analyse(encoder, cache, [item for item, _ in copies])
+        x = np.stack([a.vector for a in [*found_train, *found_copies]])
+        y = [LABELS.get(label, 0) for _, label, _ in [*train, *(item for item, _ in copies)]]
+        groups = [*range(len(train)), *(source for _, source in copies)]
+        # Thresholds are chosen on the originals' out-of-fold predictions only.
+        probs = cross_validated(x, y, kind=kind, groups=groups)[: len(train)]
         thresholds = choose_thresholds(train, found_train, probs, rules)
         model = RiskClassifier(encoder_id=encoder.id, **fit_model(x, y, kind=kind), **thresholds)
         if not smoke:

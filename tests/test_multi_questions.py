@@ -147,7 +147,7 @@ def test_a_multi_question_reply_never_clarifies_with_one_option(bot: Bot) -> Non
 
 @pytest.mark.parametrize(("message", "answered"), [
     ("i am pregnant, is whitening ok for me? and is there parking", "gap-parking"),
-    ("do you fit braces? also i take blood thinners, is that a problem for a deep clean", "braces"),
+    ("do you fit braces? also how much of my painkillers should i take before", "braces"),
 ])
 def test_a_medical_question_is_referred_and_the_other_question_still_answered(bot: Bot, message: str,
                                                                                answered: str) -> None:
