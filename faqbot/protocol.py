@@ -33,6 +33,7 @@ class ErrorCode(str, enum.Enum):
     IDLE_TIMEOUT = "idle_timeout"
     TOO_MANY_CONNECTIONS = "too_many_connections"
     FORBIDDEN_ORIGIN = "forbidden_origin"
+    UNKNOWN_SESSION = "unknown_session"
     INTERNAL = "internal"
 
     def __str__(self) -> str:
@@ -57,6 +58,8 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.TOO_MANY_CONNECTIONS: "The server is busy; try again in a few seconds.",
     ErrorCode.FORBIDDEN_ORIGIN: "This site is not allowed to use this chat server; ask its operator to add it "
                                 "to the allowed origins.",
+    ErrorCode.UNKNOWN_SESSION: "No live session has that id and secret; send the session and secret of an "
+                               "/api/ask answer.",
     ErrorCode.INTERNAL: "Something went wrong on our side; send the message again, or reload the page.",
 }
 

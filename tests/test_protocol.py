@@ -90,7 +90,7 @@ def test_every_error_code_has_a_message_saying_what_to_do() -> None:
     assert set(protocol.MESSAGES) == set(ErrorCode)
     assert [c.value for c in ErrorCode] == ["bad_json", "bad_frame", "unknown_type", "too_long", "rate_limited",
                                             "unknown_entry", "idle_timeout", "too_many_connections",
-                                            "forbidden_origin", "internal"]
+                                            "forbidden_origin", "unknown_session", "internal"]
     assert all(m.endswith(".") and len(m.split()) >= 5 for m in protocol.MESSAGES.values())
 
 

@@ -324,8 +324,8 @@ def test_the_server_records_turns_and_feedback(live_server: ServerFactory, tmp_p
     session, answers = asyncio.run(asyncio.wait_for(_ws_script(srv.ws_url), 20))
     assert [a["type"] for a in answers] == ["reply"] * 4 + ["ack"]
     asked = httpx.post(srv.url + "/api/ask", json={"text": "how do i book?"}).json()
-    voted = httpx.post(srv.url + "/api/feedback", json={"session": asked["session"], "turn": asked["turn"],
-                                                        "vote": "up"})
+    voted = httpx.post(srv.url + "/api/feedback", json={"session": asked["session"], "secret": asked["secret"],
+                                                        "turn": asked["turn"], "vote": "up"})
     assert voted.status_code == 200
     srv.stop()  # shutdown commits what is queued
 

@@ -469,11 +469,20 @@ def test_visitor_text_is_never_reflected_as_html(server: LiveServer) -> None:
 
 def test_api_feedback(server: LiveServer) -> None:
     answer = httpx.post(server.url + "/api/ask", json={"text": "how do i book?"}).json()
-    ok = httpx.post(server.url + "/api/feedback", json={"session": answer["session"], "turn": answer["turn"],
-                                                          "vote": "up"})
+    vote = {"session": answer["session"], "secret": answer["secret"], "turn": answer["turn"], "vote": "up"}
+    ok = httpx.post(server.url + "/api/feedback", json=vote)
     assert ok.json() == {"status": "ok"}
-    bad = httpx.post(server.url + "/api/feedback", json={"session": answer["session"], "vote": "sideways"})
+    bad = httpx.post(server.url + "/api/feedback", json={**vote, "vote": "sideways"})
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "bad_frame"
+    # Holding a session id is not enough to vote on its replies: the secret is needed, as for resuming.
+    for forged in ({**vote, "secret": "x" * 22}, {k: v for k, v in vote.items() if k != "secret"},
+                   {**vote, "session": "y" * 22}):
+        refused = httpx.post(server.url + "/api/feedback", json=forged)
+        assert refused.status_code in (403, 422), forged
+        assert refused.json()["error"]["code"] in ("unknown_session", "bad_frame")
+    wrong = httpx.post(server.url + "/api/feedback", json={**vote, "secret": "x" * 22})
+    unknown = httpx.post(server.url + "/api/feedback", json={**vote, "session": "y" * 22})
+    assert wrong.status_code == unknown.status_code == 403 and wrong.json() == unknown.json()
 
 
 def test_demo_page_with_strict_csp(server: LiveServer) -> None:

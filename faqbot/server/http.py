@@ -30,6 +30,7 @@ HTTP_STATUS = {
     ErrorCode.TOO_LONG: status.HTTP_413_CONTENT_TOO_LARGE,
     ErrorCode.RATE_LIMITED: status.HTTP_429_TOO_MANY_REQUESTS,
     ErrorCode.UNKNOWN_ENTRY: status.HTTP_404_NOT_FOUND,
+    ErrorCode.UNKNOWN_SESSION: status.HTTP_403_FORBIDDEN,
 }
 DEMO_PAGE = "demo.html"
 
@@ -124,18 +125,22 @@ async def ask(request: Request) -> Response:
 
 
 async def feedback(request: Request) -> Response:
-    """``{"session", "turn", "vote"}``: thumbs up or down on an ``/api/ask`` reply."""
+    """``{"session", "secret", "turn", "vote"}``: thumbs up or down on an ``/api/ask`` reply. The session's secret
+    is needed as for resuming it: holding an id alone votes for nobody."""
     runtime = runtime_of(request)
     limited = await _over_rate(request)
     if limited is not None:
         return limited
     try:
         data = await _json_body(request, runtime.config.max_frame)
-        session, turn, vote = data.get("session"), data.get("turn"), data.get("vote")
-        if not (isinstance(session, str) and valid_id(session) and isinstance(turn, str)
+        session, secret = data.get("session"), data.get("secret")
+        turn, vote = data.get("turn"), data.get("vote")
+        if not (isinstance(session, str) and valid_id(session) and isinstance(secret, str) and isinstance(turn, str)
                 and 0 < len(turn) <= protocol.MAX_ID and protocol.is_text(turn) and vote in ("up", "down")):
-            raise FrameError(ErrorCode.BAD_FRAME, "Send {\"session\", \"turn\"} from an /api/ask answer and "
-                                                  "\"vote\": \"up\" or \"down\".")
+            raise FrameError(ErrorCode.BAD_FRAME, "Send {\"session\", \"secret\", \"turn\"} from an /api/ask "
+                                                  "answer and \"vote\": \"up\" or \"down\".")
+        if not await runtime.holds(session, secret):
+            raise FrameError(ErrorCode.UNKNOWN_SESSION)
     except FrameError as exc:
         return _frame_error(exc)
     runtime.record_feedback(session, turn, vote)

@@ -161,6 +161,11 @@ class Runtime:
         fresh = new_secret()
         return Opened(new_id(), fresh, {KEY: seal(fresh)}, False)
 
+    async def holds(self, session: str, secret: str) -> bool:
+        """Whether ``session`` is alive and ``secret`` opens it (an unknown id and a wrong secret look the same)."""
+        state = await self.store.get(session) if valid_id(session) else None
+        return state is not None and opens(state, secret)
+
     async def turn(self, session: str, state: State, *, turn_id: str, channel: str, client: str,
                    text: str | None = None, pick: str | None = None) -> Turn:
         """Answer ``text`` (or the clarification option ``pick``), save the state, record the turn.
