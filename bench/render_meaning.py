@@ -58,25 +58,36 @@ def _triage(r: dict[str, Any], label: str) -> tuple[int, int, int]:
 
 def safety_section(s: dict[str, Any]) -> list[str]:
     th = s["model"]
+    splits = [split for split in ("tuning", "holdout", "holdout2") if split in s["results"]["both"]]
     lines = ["## Safety triage", "",
              ("`python -m bench safety` (`--fit` retrains the classifier and chooses its thresholds on cross-validated "
-              "training data). The holdout `tests/data/safety_holdout.yaml` is never used to fit or choose; everyday "
-              f"sentences are 2,000 CLINC150 *test* utterances. Thresholds: crisis {th['crisis']}, crisis line "
-              f"{th['concern_from_crisis']}, concern {th['concern']}. See [safety.md](safety.md)."), "",
-             "| policy | split | crisis reply | crisis reply or line | hard negatives: crisis reply | everyday: crisis reply |",
-             "|---|---|---|---|---|---|"]
+              "training data). The holdouts `tests/data/safety_holdout.yaml` and `safety_holdout2.yaml` (written blind "
+              "before the second round of tuning) are never used to fit or choose; everyday sentences are 2,000 "
+              f"CLINC150 *test* utterances. Thresholds: crisis {th['crisis']}, crisis line "
+              f"{th['concern_from_crisis']}, concern {th['concern']}, referral {th.get('referral', '-')}. "
+              "See [safety.md](safety.md)."), "",
+             "| policy | split | crisis reply | crisis reply or line | hard negatives: crisis reply | referral questions "
+             "referred | everyday: crisis reply |",
+             "|---|---|---|---|---|---|---|"]
     for name in ("rules", "both"):
         res = s["results"][name]
-        for split in ("tuning", "holdout"):
+        for split in splits:
             n, c, k = _triage(res[split], "crisis")
             nn, nc, _ = _triage(res[split], "negative")
+            ref = res[split].get("referral", {"n": 0, "referral": 0})
             en, ec, _ = _triage(res["everyday_test"], "negative")
             lines.append(f"| {'rules + classifier' if name == 'both' else 'rules'} | {split} | {c}/{n} | {c + k}/{n} | "
-                         f"{nc}/{nn} | {ec}/{en} |")
-    lines += ["", "Holdout per category (rules + classifier):", "",
-              "| category | n | crisis reply | crisis line | referral |", "|---|---|---|---|---|"]
-    for key, r in s["results"]["both"]["holdout"].items():
-        if "/" in key:
-            lines.append(f"| {key} | {r['n']} | {r['crisis']} | {r['concern']} | {r['referral']} |")
+                         f"{nc}/{nn} | {ref['referral']}/{ref['n']} | {ec}/{en} |")
+    cost = s.get("cost", {})
+    if "policy_p50_ms" in cost:
+        lines += ["", (f"Cost per message: the policy on the turn's analysis p50 {cost['policy_p50_ms']:.2f} ms, p99 "
+                       f"{cost['policy_p99_ms']:.2f} ms; with the analysis (encoding the message) p50 "
+                       f"{cost['p50_ms']:.2f} ms, p99 {cost['p99_ms']:.2f} ms.")]
+    for split in splits[1:]:
+        lines += ["", f"{split.capitalize()} per category (rules + classifier):", "",
+                  "| category | n | crisis reply | crisis line | referral |", "|---|---|---|---|---|"]
+        for key, r in s["results"]["both"][split].items():
+            if "/" in key:
+                lines.append(f"| {key} | {r['n']} | {r['crisis']} | {r['concern']} | {r['referral']} |")
     lines.append("")
     return lines
