@@ -12,8 +12,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--smoke", action="store_true", help="a quick run on small subsets; results are not saved")
     p.add_argument("--systems", help="comma-separated subset of faqbot,chatterbot,wratio,tfidf,bm25")
     p.add_argument("--fit", action="store_true", help="quality/fusion: fit faqbot's confidence on val and print it")
-    p.add_argument("--model", choices=("mlp", "linear"), default="mlp",
-                   help="safety --fit: the risk classifier's kind (one hidden layer, or linear)")
+    p.add_argument("--model", choices=("mlp+chars", "mlp", "linear", "linear+chars"), default="mlp+chars",
+                   help="safety --fit: the risk classifier's meaning view (one hidden layer, or linear), with or "
+                        "without the spelling view (character n-grams)")
     p.add_argument("--ablation", action="store_true", help="quality: val top-1 of faqbot with one part switched off")
     args = p.parse_args(argv)
     kwargs = {"smoke": args.smoke}

@@ -21,7 +21,7 @@ import numpy as np
 import yaml
 
 from faqbot.analysis import Analysis, Analyzer
-from faqbot.classifier import CLASSES, DEFAULT_MODEL, RiskClassifier
+from faqbot.classifier import CHAR_BUCKETS, CLASSES, DEFAULT_MODEL, CharModel, RiskClassifier, char_grams
 from faqbot.encoder import Encoder
 from faqbot.knowledge import bundled_path, load
 from faqbot.safety import Risk, RiskPolicy
@@ -115,12 +115,43 @@ def fit_model(x: Any, y: Sequence[int], *, kind: str = "mlp") -> dict[str, Any]:
             "hidden": (mlp.coefs_[0].T, mlp.intercepts_[0])}
 
 
-def _probabilities(params: dict[str, Any], x: Any) -> Any:
+def fit_chars(texts: Sequence[str], y: Sequence[int]) -> CharModel:
+    """The spelling view: logistic regression on the tf-idf of each message's ``char_grams``, weighted as at run
+    time by ``CharModel.weighted`` (the same function, so fitting and answering cannot drift apart)."""
+    from scipy.sparse import csr_matrix
+    from sklearn.linear_model import LogisticRegression
+
+    grams = [char_grams(t) for t in texts]
+    df = np.zeros(CHAR_BUCKETS)
+    for g in grams:
+        df[list(g)] += 1
+    idf = (np.log((1 + len(grams)) / (1 + df)) + 1).astype(np.float32)
+    rows, cols, vals = [], [], []
+    for r, g in enumerate(grams):
+        index, values = CharModel.weighted(g, idf)
+        rows += [r] * len(index)
+        cols += index
+        vals += values.tolist()
+    x = csr_matrix((vals, (rows, cols)), shape=(len(grams), CHAR_BUCKETS))
+    model = LogisticRegression(C=10.0, max_iter=3000, class_weight=CLASS_WEIGHTS).fit(x, np.asarray(y))
+    return CharModel(weights=model.coef_, bias=model.intercept_, idf=idf)
+
+
+def _probabilities(params: dict[str, Any], x: Any, texts: Sequence[str] | None = None) -> Any:
     return RiskClassifier(encoder_id="", crisis=1, foreign_crisis=1, concern=1, concern_from_crisis=1,
-                          **params).probabilities(x)
+                          **params).probabilities(x, texts)
 
 
-def cross_validated(x: Any, y: Sequence[int], *, kind: str = "mlp", folds: int = 5,
+def fit_all(x: Any, y: Sequence[int], texts: Sequence[str], *, kind: str) -> dict[str, Any]:
+    """The classifier's parameters: the meaning view (``mlp`` or ``linear``), and with ``+chars`` the spelling view."""
+    meaning, _, spelling = kind.partition("+")
+    params = fit_model(x, y, kind=meaning)
+    if spelling:
+        params["chars"] = fit_chars(texts, y)
+    return params
+
+
+def cross_validated(x: Any, y: Sequence[int], texts: Sequence[str], *, kind: str = "mlp+chars", folds: int = 5,
                     groups: Sequence[int] | None = None) -> Any:
     """Out-of-fold class probabilities; items of one group (a message and its misspelt copy) share a fold, so a
     copy never tells the model the answer for its own original."""
@@ -134,7 +165,8 @@ def cross_validated(x: Any, y: Sequence[int], *, kind: str = "mlp", folds: int =
     for k in range(folds):
         test = np.flatnonzero(fold_of[g] == k)
         train = np.flatnonzero(fold_of[g] != k)
-        probs[test] = _probabilities(fit_model(x[train], ya[train], kind=kind), x[test])
+        params = fit_all(x[train], ya[train], [texts[i] for i in train], kind=kind)
+        probs[test] = _probabilities(params, x[test], [texts[i] for i in test])
     return probs
 
 
@@ -244,7 +276,7 @@ def score(items: Sequence[Item], found: Sequence[Analysis], policy: RiskPolicy) 
     return out
 
 
-def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp") -> dict[str, Any]:
+def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp+chars") -> dict[str, Any]:
     encoder = Encoder.load()
     cache = VectorCache(CACHE, encoder.id)
     kb = load(bundled_path())
@@ -266,10 +298,11 @@ def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp") -> dic
         x = np.stack([a.vector for a in [*found_train, *found_copies]])
         y = [LABELS.get(label, 0) for _, label, _ in [*train, *(item for item, _ in copies)]]
         groups = [*range(len(train)), *(source for _, source in copies)]
+        texts = [text for text, _, _ in [*train, *(item for item, _ in copies)]]
         # Thresholds are chosen on the originals' out-of-fold predictions only.
-        probs = cross_validated(x, y, kind=kind, groups=groups)[: len(train)]
+        probs = cross_validated(x, y, texts, kind=kind, groups=groups)[: len(train)]
         thresholds = choose_thresholds(train, found_train, probs, rules)
-        model = RiskClassifier(encoder_id=encoder.id, **fit_model(x, y, kind=kind), **thresholds)
+        model = RiskClassifier(encoder_id=encoder.id, **fit_all(x, y, texts, kind=kind), **thresholds)
         if not smoke:
             import json
             DEFAULT_MODEL.parent.mkdir(parents=True, exist_ok=True)

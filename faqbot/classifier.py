@@ -1,16 +1,23 @@
-"""The risk classifier: a small linear model on a message's sentence vector, trained offline.
+"""The risk classifier: two small models on a message, one reading its meaning, one its spelling, trained offline.
 
-It reads meaning, so "done, tonight's the night" and "i have the pills saved up" score high although no crisis
-keyword is in them. Weights and thresholds ship as JSON (``faqbot/data/risk-model.json``), fitted by
+The meaning view (a one-hidden-layer network on the sentence vector) reads "done, tonight's the night" and "i
+have the pills saved up" as risky although no crisis keyword is in them; the spelling view (logistic regression
+on hashed character n-grams) reads "kil myslef" and slang the encoder never saw. They err apart, so their
+probabilities are averaged. Weights and thresholds ship as JSON (``faqbot/data/risk-model.json``), fitted by
 ``python -m bench safety --fit`` on tests/data/safety_train.yaml plus everyday CLINC150 sentences, with thresholds
-chosen on cross-validated predictions of that training data (never on the holdout). The file names the encoder
+chosen on cross-validated predictions of that training data (never on a holdout). The file names the encoder
 it was trained for; with another encoder it is not used.
 """
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import math
+import re
+import zlib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,13 +39,85 @@ class Scores:
     referral: float = 0.0
 
 
+CHAR_BUCKETS = 1 << 16
+_WORD = re.compile(r"\w+")
+
+
+def char_grams(text: str, *, buckets: int = CHAR_BUCKETS) -> Counter[int]:
+    """Counts of the hashed 2- to 5-letter pieces of each word, padded with spaces: a view of a message that
+    survives the typos and slang the encoder never saw ("kil myslef", "sewerslide")."""
+    counts: Counter[int] = Counter()
+    for word in _WORD.findall(text.lower()):
+        padded = f" {word[:40]} "
+        for n in range(2, 6):
+            for i in range(len(padded) - n + 1):
+                counts[zlib.crc32(padded[i : i + n].encode("utf-8")) % buckets] += 1
+    return counts
+
+
+def _pack(array: Any) -> str:
+    import numpy as np
+
+    return base64.b64encode(np.asarray(array, dtype="<f2").tobytes()).decode("ascii")
+
+
+def _unpack(text: str, shape: tuple[int, ...]) -> Any:
+    import numpy as np
+
+    return np.frombuffer(base64.b64decode(text), dtype="<f2").astype(np.float32).reshape(shape)
+
+
+class CharModel:
+    """Logistic regression on the tf-idf of a message's ``char_grams``: the spelling view, beside the meaning."""
+
+    def __init__(self, *, weights: Any, bias: Any, idf: Any) -> None:
+        import numpy as np
+
+        self._np = np
+        self.weights = np.asarray(weights, dtype=np.float32)  # (classes, buckets)
+        self.bias = np.asarray(bias, dtype=np.float32)
+        self.idf = np.asarray(idf, dtype=np.float32)
+
+    @staticmethod
+    def weighted(counts: Counter[int], idf: Any) -> tuple[list[int], Any]:
+        """The bucket indices and their unit-length tf-idf values (sublinear tf), as fitting uses them too."""
+        import numpy as np
+
+        index = list(counts)
+        values = np.array([1.0 + math.log(counts[i]) for i in index], dtype=np.float32) * idf[index]
+        norm = float(np.sqrt(values @ values)) or 1.0
+        return index, values / norm
+
+    def logits(self, text: str) -> Any:
+        index, values = self.weighted(char_grams(text, buckets=len(self.idf)), self.idf)
+        return self.weights[:, index] @ values + self.bias
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"buckets": len(self.idf), "weights": _pack(self.weights), "bias": self.bias.tolist(),
+                "idf": _pack(self.idf)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> CharModel:
+        n, k = int(data["buckets"]), len(data["bias"])
+        return cls(weights=_unpack(data["weights"], (k, n)), bias=data["bias"], idf=_unpack(data["idf"], (n,)))
+
+
+def _softmax(z: Any) -> Any:
+    import numpy as np
+
+    z = z - z.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
 class RiskClassifier:
-    """Softmax over (none, concern, crisis) on unit sentence vectors: multinomial logistic regression, or with
-    one ReLU hidden layer in front of it when ``hidden`` (weights ``(units, dim)`` and bias) is given."""
+    """Softmax over (none, concern, crisis, referral) on unit sentence vectors: multinomial logistic regression, or
+    with one ReLU hidden layer in front of it when ``hidden`` (weights ``(units, dim)`` and bias) is given. With
+    ``chars``, the message's spelling view is averaged in: the two read different things and err apart."""
 
     def __init__(self, *, weights: Any, bias: Any, encoder_id: str, crisis: float, foreign_crisis: float,
                  concern: float, concern_from_crisis: float, referral: float = 1.1,
-                 hidden: tuple[Any, Any] | None = None) -> None:
+                 hidden: tuple[Any, Any] | None = None, chars: CharModel | None = None) -> None:
         import numpy as np
 
         self._np = np
@@ -52,6 +131,7 @@ class RiskClassifier:
         self.concern = concern
         self.concern_from_crisis = concern_from_crisis
         self.referral = referral  # above 1 (a model with no referral class): never
+        self.chars = chars
 
     @classmethod
     def load(cls, path: str | Path = DEFAULT_MODEL, *, encoder_id: str | None = None) -> RiskClassifier | None:
@@ -70,26 +150,30 @@ class RiskClassifier:
         return cls(weights=data["weights"], bias=data["bias"], encoder_id=data["encoder"], crisis=t["crisis"],
                    foreign_crisis=t["foreign_crisis"], concern=t["concern"],
                    concern_from_crisis=t["concern_from_crisis"], referral=t.get("referral", 1.1),
-                   hidden=None if hidden is None else (hidden["weights"], hidden["bias"]))
+                   hidden=None if hidden is None else (hidden["weights"], hidden["bias"]),
+                   chars=CharModel.from_dict(data["chars"]) if "chars" in data else None)
 
-    def probabilities(self, vectors: Any) -> Any:
-        """``(n, 3)`` class probabilities for ``(n, dim)`` vectors."""
+    def probabilities(self, vectors: Any, texts: Any = None) -> Any:
+        """``(n, classes)`` probabilities for ``(n, dim)`` vectors, with the spelling view of ``texts`` averaged in
+        when the model has one and the texts are given."""
         np = self._np
         x = np.atleast_2d(vectors)
         if self.hidden is not None:
             x = np.maximum(x @ self.hidden[0].T + self.hidden[1], 0.0)
-        z = x @ self.weights.T + self.bias
-        z -= z.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        p = _softmax(x @ self.weights.T + self.bias)
+        if self.chars is not None and texts is not None:
+            p = (p + _softmax(np.stack([self.chars.logits(t) for t in texts]))) / 2
+        return p
 
-    def scores(self, vector: Any) -> Scores:
-        p = self.probabilities(vector)[0]
+    def scores(self, vector: Any, text: str | None = None) -> Scores:
+        p = self.probabilities(vector, None if text is None else [text])[0]
         return Scores(concern=float(p[1]), crisis=float(p[2]), referral=float(p[3]) if len(p) > 3 else 0.0)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {} if self.hidden is None else {
             "hidden": {"weights": self.hidden[0].tolist(), "bias": self.hidden[1].tolist()}}
+        if self.chars is not None:
+            out["chars"] = self.chars.to_dict()
         return {"encoder": self.encoder_id, "classes": list(CLASSES[:len(self.weights)]), "weights": self.weights.tolist(),
                 "bias": self.bias.tolist(), **out,
                 "thresholds": {"crisis": self.crisis, "foreign_crisis": self.foreign_crisis, "concern": self.concern,

@@ -378,7 +378,7 @@ class RiskPolicy:
                 and self._rules.phrases.search(_folded_words(a.folded))):
             return Verdict(Risk.CRISIS, "phrase")
         c = self.classifier
-        scores = c.scores(a.vector) if c is not None and a.vector is not None else None
+        scores = c.scores(a.vector, a.text) if c is not None and a.vector is not None else None
         # Only a language we can place (Spanish, or a non-Latin script) lowers the bar: ASCII text without English
         # function words ("thanks so much") is mostly English the guess could not place.
         foreign = a.language == "es" or (a.language == "other" and not a.folded.isascii())

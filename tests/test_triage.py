@@ -4,6 +4,7 @@ ordinary visitor questions."""
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import pytest
@@ -108,17 +109,19 @@ def test_after_a_crisis_every_reply_keeps_the_way_back(bot: Bot) -> None:
     assert _has_line(later.text)
 
 
-@pytest.mark.parametrize(("crisis_bias", "expected"), [(-4.0, ReplyType.CONCERN), (-0.2, ReplyType.CRISIS)])
-def test_a_sign_rule_makes_a_crisis_only_when_the_meaning_agrees(bot: Bot, crisis_bias: float,
+@pytest.mark.parametrize(("share", "expected"), [(0.01, ReplyType.CONCERN), (0.75, ReplyType.CRISIS)])
+def test_a_sign_rule_makes_a_crisis_only_when_the_meaning_agrees(bot: Bot, share: float,
                                                                  expected: ReplyType) -> None:
     """The sign rules read some ordinary sentences too: with a classifier far from a crisis they attach the line
-    to the answer; with one that agrees (here a crisis probability of 0.45, under the crisis threshold but past
-    half of it), they make the crisis reply."""
+    to the answer; with one that agrees (a crisis probability of 3/4 of the crisis threshold: under it, past half
+    of it), they make the crisis reply."""
     real = bot.policy.classifier
     assert real is not None
-    flat = RiskClassifier(weights=real.weights * 0, bias=[0.0, -8.0, crisis_bias, -8.0], encoder_id=real.encoder_id,
-                          crisis=real.crisis, foreign_crisis=real.foreign_crisis, concern=real.concern,
-                          concern_from_crisis=real.concern_from_crisis, hidden=real.hidden)
+    p = share * real.crisis
+    flat = RiskClassifier(weights=real.weights * 0, bias=[0.0, -12.0, math.log(p / (1 - p)), -12.0],
+                          encoder_id=real.encoder_id, crisis=real.crisis, foreign_crisis=real.foreign_crisis,
+                          concern=real.concern, concern_from_crisis=max(real.concern_from_crisis, 0.05),
+                          hidden=real.hidden)
     sure = Bot(bot.kb, policy=RiskPolicy(lexicon=bot.kb.risk, texts=bot.kb.settings.safety, classifier=flat))
     reply = sure.ask("i have been saving up my pills, is the consultation free")
     assert reply.type is expected
