@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from faqbot import Bot
-from faqbot.classifier import RiskClassifier
+from faqbot.classifier import CharModel, RiskClassifier, char_grams
 from faqbot.models import ReplyType
 from faqbot.safety import RiskPolicy
 
@@ -176,3 +176,13 @@ def test_an_ordinary_message_in_another_language_is_not_a_crisis(bot: Bot, messa
 def test_a_crisis_in_another_language_gets_the_resources(bot: Bot, message: str) -> None:
     reply = bot.ask(message)
     assert reply.type is ReplyType.CRISIS and _has_line(reply.text)
+
+
+def test_the_spelling_view_ships_and_survives_a_round_trip(bot: Bot) -> None:
+    """The model file carries both views; the character n-gram weights come back from their float16 packing."""
+    real = bot.policy.classifier
+    assert real is not None and real.chars is not None
+    again = CharModel.from_dict(real.chars.to_dict())
+    text = "i want to kil myslef tonite"
+    assert abs(again.logits(text) - real.chars.logits(text)).max() < 1e-6
+    assert sum(char_grams(text).values()) > 40  # 2- to 5-letter pieces of every padded word
