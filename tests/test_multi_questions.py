@@ -7,6 +7,7 @@ import pytest
 
 from faqbot import Bot
 from faqbot.models import ReplyType, Settings, Thresholds
+from faqbot.safety import RiskPolicy
 from faqbot.split import clauses, coordination
 
 ENTRIES = [
@@ -38,7 +39,9 @@ def cache(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 @pytest.fixture(scope="module")
 def bot(cache: str) -> Bot:
-    return Bot.from_entries(ENTRIES, settings=SETTINGS, cache_dir=cache)
+    """A dental practice owns its risk policy: the rules, not the addiction clinic's classifier (which reads
+    "a broken tooth & swollen gums" as a medical emergency); splitting is what these tests are about."""
+    return Bot.from_entries(ENTRIES, settings=SETTINGS, cache_dir=cache, policy=RiskPolicy())
 
 
 def reached(reply) -> set[str]:  # type: ignore[no-untyped-def]

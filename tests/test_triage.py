@@ -186,3 +186,20 @@ def test_the_spelling_view_ships_and_survives_a_round_trip(bot: Bot) -> None:
     text = "i want to kil myslef tonite"
     assert abs(again.logits(text) - real.chars.logits(text)).max() < 1e-6
     assert sum(char_grams(text).values()) > 40  # 2- to 5-letter pieces of every padded word
+
+
+KNOWN_TIME_ALARM = pytest.mark.xfail(strict=True, reason="known false alarm (docs/safety.md): the meaning view reads "
+                                     "ordinary talk of tonight or last night as a crisis")
+
+
+@pytest.mark.parametrize("message", [  # written for this test, before the time-word negatives were added
+    pytest.param("what did you do last night", marks=KNOWN_TIME_ALARM),
+    "who won the football last night",
+    pytest.param("tonight we are going to see my cousin's band play", marks=KNOWN_TIME_ALARM),
+    pytest.param("tomorrow is the day my daughter graduates", marks=KNOWN_TIME_ALARM),
+    "i am off this weekend, finally",
+    "last night i burned the lasagna, classic me",
+])
+def test_everyday_talk_of_tonight_or_last_night_is_not_a_crisis(bot: Bot, message: str) -> None:
+    """The crisis training data is full of timing ("tonight", "last night"); ordinary plans and stories are not."""
+    assert bot.ask(message).type is not ReplyType.CRISIS
