@@ -92,10 +92,13 @@ class Conversation:
         else:
             reply = self._respond(a)
             # A classifier's concern on "tell me more", "2" or "thanks" is noise: such turns carry no content.
-            if verdict.risk is Risk.CONCERN and not self._is_control(a) and not (
-                    reply.type is ReplyType.SMALLTALK and reply.confidence >= SMALLTALK_CERTAIN):
+            concern = verdict.risk is Risk.CONCERN and not self._is_control(a) and not (
+                reply.type is ReplyType.SMALLTALK and reply.confidence >= SMALLTALK_CERTAIN)
+            if concern:
                 reply = self._with_concern(reply, a.language)
-            elif reply.type in (ReplyType.ANSWER, ReplyType.GAP) and callback.offers_callback(a.norm):
+            # A person calling back is a help to someone in distress too: a concern keeps the offer.
+            if (reply.type in (ReplyType.ANSWER, ReplyType.GAP) or concern and reply.entry) and (
+                    callback.offers_callback(a.norm)):
                 reply = self._with_offer(reply)
         return self._remember(self._with_reminder(reply))
 

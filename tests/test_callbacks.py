@@ -18,9 +18,11 @@ from pgcluster import PgCluster
 from faqbot import Bot, ReplyType, knowledge, protocol
 from faqbot.callback import CallbackRejected, Step, validate
 from faqbot.callback_store import DAY, CallbackStore
+from faqbot.classifier import RiskClassifier
 from faqbot.cli import main
 from faqbot.dialog import ConversationState, IllegalTransition, State
 from faqbot.exceptions import ConfigError
+from faqbot.safety import RiskPolicy
 
 GOOD = {"name": "Ann Lee", "contact": "(425) 654-5433", "time": "weekday mornings", "note": "", "consent": True}
 STEPS = ["Request a callback", "Ann Lee", "(425) 654-5433", "weekday mornings", "skip", "yes"]
@@ -145,6 +147,20 @@ def test_no_callback_after_a_crisis_turn(bot: Bot) -> None:
 def test_booking_answer_offers_a_callback(bot: Bot) -> None:
     reply = bot.conversation().ask("how do i book the free consult")
     assert reply.entry == "consultation"
+    assert "Request a callback" in reply.suggestions
+
+
+def test_a_booking_question_in_distress_keeps_the_callback_offer(bot: Bot) -> None:
+    """A concern (the crisis line before the answer) still offers a person calling back; a crisis does not."""
+    real = bot.policy.classifier
+    assert real is not None
+    worried = RiskClassifier(weights=real.weights * 0, bias=[0.0, 6.0, -12.0, -12.0], encoder_id=real.encoder_id,
+                             crisis=real.crisis, foreign_crisis=real.foreign_crisis, concern=real.concern,
+                             concern_from_crisis=real.concern_from_crisis, hidden=real.hidden)
+    distressed = Bot(bot.kb, policy=RiskPolicy(lexicon=bot.kb.risk, texts=bot.kb.settings.safety,
+                                               classifier=worried))
+    reply = distressed.conversation().ask("everything is falling apart, how do i book the free consult")
+    assert reply.type is ReplyType.CONCERN and reply.entry == "consultation"
     assert "Request a callback" in reply.suggestions
 
 
