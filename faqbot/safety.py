@@ -175,13 +175,19 @@ def _fires(rules: tuple[tuple[str, re.Pattern[str]], ...], norm: str) -> str:
 _CLAUSES = re.compile(r"[.!?;\n]+|,\s*(?=but\b|and now\b|now\b|so\b)|\s+(?=but\b|and now\b|except now\b)")
 
 
-def _crisis(text: str, situational: tuple[tuple[str, re.Pattern[str]], ...], *, direct: bool = True) -> str:
-    """The crisis rule that fires. Direct intent is never vetoed; a situational rule is, in its own clause only,
-    when that clause talks about danger in the past, in a hypothetical or as a general question."""
+@dataclass(frozen=True)
+class _Reading:
+    """A message as the rules read it, prepared once: the whole, and the clauses that may speak of danger now."""
+
+    norm: str
+    live: tuple[str, ...]
+
+
+def _read(text: str) -> _Reading:
+    """Prepare ``text`` and keep the clauses no veto clears: a clause that talks about danger in the past, in a
+    hypothetical or as a general question is dropped (only that clause: the veto never reaches the others)."""
     norm = _prepare(text)
-    label = _fires(_DIRECT, norm) if direct else ""
-    if label:
-        return label
+    live = []
     for clause in (_prepare(c) for c in _CLAUSES.split(fold(text))):
         if not clause:
             continue
@@ -190,10 +196,22 @@ def _crisis(text: str, situational: tuple[tuple[str, re.Pattern[str]], ...], *, 
             continue
         if not now and (_HYPOTHETICAL.search(clause) or (_QUESTION.search(clause) and not _CONCRETE.search(clause))):
             continue
-        label = _fires(situational, clause)
+        live.append(clause)
+    return _Reading(norm, tuple(live))
+
+
+def _situational(reading: _Reading, rules: tuple[tuple[str, re.Pattern[str]], ...]) -> str:
+    """The first of ``rules`` that fires in a live clause, or ""."""
+    for clause in reading.live:
+        label = _fires(rules, clause)
         if label:
             return label
     return ""
+
+
+def _crisis(reading: _Reading, situational: tuple[tuple[str, re.Pattern[str]], ...]) -> str:
+    """The crisis rule that fires. Direct intent is never vetoed; a situational rule only in its live clauses."""
+    return _fires(_DIRECT, reading.norm) or _situational(reading, situational)
 
 
 # --- referral ------------------------------------------------------------------------------------------
@@ -289,7 +307,7 @@ def compile_rules(lexicon: Lexicon) -> Rules:
     )
     # Means, timing and farewells: imminent signs given without any crisis keyword. Written from training data, they
     # read some ordinary messages too ("tomorrow is the day i start"), so they make a crisis only with a classifier
-    # score in the concern range or above; alone they attach the crisis line to the answer (see RiskPolicy.assess).
+    # score at least half its crisis threshold; alone they attach the crisis line to the answer (RiskPolicy.assess).
     _SIGNS = _rules(
         ("means", rf"\b(?:saved|saving|stockpiled|stockpiling|hoarded|hoarding|stashed|stashing|collected|collecting"
                   rf"|been keeping|counted|counting) (?:up |out )?(?:all )?(?:of )?(?:my |the |enough |these |those "
@@ -370,7 +388,8 @@ class RiskPolicy:
         """The risk of one analysed message; crisis wins over referral, referral over concern."""
         if a.empty and not a.text.strip():
             return Verdict(Risk.NONE)
-        label = _crisis(a.text, self._rules.situational)
+        reading = _read(a.text)
+        label = _crisis(reading, self._rules.situational)
         if label:
             return Verdict(Risk.CRISIS, label)
         # The lexicon's phrases are for languages the English rules cannot read; English has the rules' vetoes.
@@ -386,7 +405,7 @@ class RiskPolicy:
         # to withhold the answer or to read distress into: only a score past the crisis threshold counts, and it
         # gets the crisis line with the answer (concern, below).
         short = not foreign and len(a.words) <= CLASSIFIER_MIN_WORDS
-        sign = _crisis(a.text, self._rules.signs, direct=False)
+        sign = _situational(reading, self._rules.signs)
         # A sign makes a crisis when the meaning agrees: the classifier at least halfway to its own crisis threshold.
         if sign and (scores is None or c is None or scores.crisis >= c.crisis / 2):
             return Verdict(Risk.CRISIS, sign)
@@ -398,9 +417,8 @@ class RiskPolicy:
             # never a crisis reply that withholds the answer (the KB's crisis phrases still make a crisis).
             if foreign and scores.crisis >= c.foreign_crisis:
                 return Verdict(Risk.CONCERN, "classifier")
-        norm = _prepare(a.text)
         for reason, pattern in self._rules.referral:
-            if pattern.search(norm):
+            if pattern.search(reading.norm):
                 return Verdict(Risk.REFERRAL, reason)
         # A personal medical question the rules do not word ("my cardiologist says my heart is weak, ok for me?").
         if scores is not None and c is not None and not short and scores.referral >= c.referral:
