@@ -151,7 +151,6 @@ class Conversation:
         """A personal medical question goes to a clinician; the other questions of the same message that match
         clearly and carry no risk of their own are still answered, a section each, after the referral."""
         text = self.kb.settings.safety.referral or self.kb.settings.fallback
-        t = self.kb.settings.thresholds
         clauses = split.clauses(a.text)[:MAX_PARTS]
         answered: list[Candidate] = []
         if len(clauses) > 1:
@@ -159,11 +158,9 @@ class Conversation:
                 if self.policy.assess(part).risk is not Risk.NONE:
                     continue
                 ranked = self.engine.rank(part, limit=2)
-                if ranked and ranked[0].confidence >= t.answer and (
-                        len(ranked) < 2 or ranked[0].confidence - ranked[1].confidence >= t.margin / 2) and all(
-                        c.entry.id != ranked[0].entry.id for c in answered):
+                if self._clear(ranked) and all(c.entry.id != ranked[0].entry.id for c in answered):
                     answered.append(ranked[0])
-        sections = [f"**{c.entry.question}**\n\n{c.entry.answer}" for c in answered]
+        sections = [_section(c) for c in answered]
         return Reply(ReplyType.REFERRAL, "\n\n".join([text, *sections]), confidence=1.0,
                      suggestions=self._handoff(), parts=tuple(c.entry.id for c in answered))
 
@@ -259,7 +256,6 @@ class Conversation:
     def _several(self, a: Analysis) -> Reply | None:
         """Several questions in one message: answer each part that matches clearly, in one reply with a section
         each, and offer the parts that are only likely as the first suggestions, so no part goes unanswered."""
-        t = self.kb.settings.thresholds
         sure: list[Candidate] = []
         likely: list[Candidate] = []
         for ranked in self._parts(a)[:MAX_PARTS]:
@@ -268,9 +264,7 @@ class Conversation:
             top = ranked[0]
             if any(c.entry.id == top.entry.id for c in (*sure, *likely)):
                 continue
-            clear = top.confidence >= t.answer and (len(ranked) < 2 or top.confidence - ranked[1].confidence
-                                                    >= t.margin / 2)
-            (sure if clear else likely).append(top)
+            (sure if self._clear(ranked) else likely).append(top)
         if not sure or len(sure) + len(likely) < 2:
             return None
         offered = [c.entry.question for c in likely]
@@ -278,12 +272,18 @@ class Conversation:
         if len(sure) == 1:
             reply = self._answer(first.id, confidence=sure[0].confidence)
             return replace(reply, suggestions=tuple(dict.fromkeys([*offered, *reply.suggestions]))[:MAX_SUGGESTIONS])
-        sections = [f"**{c.entry.question}**\n\n{c.entry.answer}" for c in sure]
+        sections = [_section(c) for c in sure]
         kind = ReplyType.GAP if all(c.entry.is_gap for c in sure) else ReplyType.ANSWER
         related = self._handoff() if first.is_gap else self._entry_questions(self._related(first.id))
         return Reply(kind, "\n\n".join(sections), entry=first.id, confidence=min(c.confidence for c in sure),
                      suggestions=tuple(dict.fromkeys([*offered, *related]))[:MAX_SUGGESTIONS],
                      parts=tuple(c.entry.id for c in sure))
+
+    def _clear(self, ranked: Sequence[Candidate]) -> bool:
+        """A part of a message answered outright: sure enough, and ahead of the next reading by half the margin."""
+        t = self.kb.settings.thresholds
+        return bool(ranked) and ranked[0].confidence >= t.answer and (
+            len(ranked) < 2 or ranked[0].confidence - ranked[1].confidence >= t.margin / 2)
 
     def _parts(self, a: Analysis) -> list[list[Candidate]]:
         """The ranked readings of each question in a message: its clauses, and a clause "P X and Y" as "P X" and
@@ -434,3 +434,8 @@ class Conversation:
 
     def _entry_questions(self, ids: Sequence[str]) -> tuple[str, ...]:
         return tuple(self.kb.entry(i).question for i in ids if self.kb.has(i))
+
+
+def _section(c: Candidate) -> str:
+    """One part of a reply to several questions: the entry's question as a heading, then its answer."""
+    return f"**{c.entry.question}**\n\n{c.entry.answer}"
