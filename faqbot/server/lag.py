@@ -41,6 +41,11 @@ class LoopLag:
         since = self._clock() - within
         return sum(late for at, late in self._late if at >= since)
 
+    def explains(self, timeout: float) -> bool:
+        """Whether the loop ran late enough, within the last two ``timeout``s, to explain a call timing out after
+        ``timeout`` (late by a third of it in all): then the call's answer may well have waited for the loop."""
+        return self.behind(2 * timeout) > timeout / 3
+
     def _tick(self) -> None:
         # A plain timer callback, not a task: it runs in the same loop iteration as any other timer that fell
         # due during a stall (a Redis call's timeout included), so the stall is on record before that timeout

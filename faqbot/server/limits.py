@@ -104,8 +104,7 @@ class ClientLimits:
         try:
             return await asyncio.wait_for(self._hit(limiter, client), REDIS_TIMEOUT)
         except Exception as exc:
-            if type(exc).__name__ == "TimeoutError" and self._lag is not None and \
-                    self._lag.behind(2 * REDIS_TIMEOUT) > REDIS_TIMEOUT / 3:
+            if type(exc).__name__ == "TimeoutError" and self._lag is not None and self._lag.explains(REDIS_TIMEOUT):
                 # The loop was behind, not Redis: count this one here and keep using Redis.
                 return await self._hit(self._local, client)
             # Redis is down or frozen: count in this process for a while, then try Redis again.

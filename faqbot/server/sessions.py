@@ -30,9 +30,6 @@ REDIS_TIMEOUT = 0.3  # seconds per Redis call; a frozen Redis must cost a visito
 REDIS_POOL = 64  # connections per process, shared with the per-client rate limits
 RETRY_AFTER = (0.5, 1.0, 2.0, 5.0)  # seconds before trying Redis again after failures in a row
 TIMEOUTS_TO_FAIL = 2  # timeouts in a row that count as an outage (a refused connection counts at once)
-# A timeout is the loop's fault, not Redis's, when the loop ran this late in total within the last LAG_WINDOW s.
-LAG_WINDOW = 2 * REDIS_TIMEOUT
-LAG_LIMIT = REDIS_TIMEOUT / 3
 
 log = logging.getLogger("faqbot.server")
 
@@ -357,11 +354,11 @@ class FallbackStore:
 
     def _failed(self, exc: BaseException, *, on_time: bool = False) -> None:
         """Count a failed call; ``on_time`` when it was timed off the event loop (the probe thread)."""
-        if not on_time and _slow(exc) and self.lag is not None and self.lag.behind(LAG_WINDOW) > LAG_LIMIT:
+        if not on_time and _slow(exc) and self.lag is not None and self.lag.explains(REDIS_TIMEOUT):
             self.overloaded += 1
             if self.overloaded == 1 or self.overloaded % 1000 == 0:
                 log.warning("a Redis call timed out while this process was running %.0f ms behind; not counted as "
-                            "a Redis failure (%d so far)", 1000 * self.lag.behind(LAG_WINDOW), self.overloaded)
+                            "a Redis failure (%d so far)", 1000 * self.lag.behind(2 * REDIS_TIMEOUT), self.overloaded)
             return
         if self.healthy and _slow(exc):
             self._timeouts += 1
