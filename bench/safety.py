@@ -93,9 +93,9 @@ def analyse(encoder: Encoder, cache: VectorCache, items: Sequence[Item]) -> list
 
 HIDDEN_UNITS = 256  # a small ReLU layer: cross-validated on the training data it beat the linear model's recall
                    # at the same everyday false-alarm budget (see docs/safety.md)
-CLASS_WEIGHTS = {0: 1.0, 1: 1.5, 2: 3.0, 3: 1.5}
+CLASS_WEIGHTS = {0: 1.0, 1: 1.5, 2: 3.0, 3: 1.5}  # crisis errors are the costly ones: the boundary leans to recall
 LABELS = {"crisis": 2, "concern": 1, "referral": 3}  # everything else is 0, none
-REFERRAL_BUDGET = 0.01  # everyday sentences and KB questions the classifier alone may send to a clinician  # crisis errors are the costly ones: the boundary leans towards recall
+REFERRAL_BUDGET = 0.01  # everyday sentences and KB questions the classifier alone may send to a clinician
 
 
 def fit_model(x: Any, y: Sequence[int], *, kind: str = "mlp") -> dict[str, Any]:
@@ -205,6 +205,20 @@ def _lowest(probs: Any, everyday: Any, budget: float) -> float:
     return best
 
 
+def _best_f(scores: Any, positive: Any, negative: Any, grid: Any, *, beta: float, default: float) -> float:
+    """The threshold of ``grid`` (tried in its order; the first of equals wins) with the best F-beta of the
+    ``positive`` messages against the ``negative`` ones."""
+    b2, n = beta * beta, int(positive.sum())
+    best_f, best = -1.0, default
+    for t in grid:
+        tp = int((scores[positive] >= t).sum())
+        fp = int((scores[negative] >= t).sum())
+        f = (1 + b2) * tp / max((1 + b2) * tp + fp + b2 * (n - tp), 1)
+        if f > best_f:
+            best_f, best = f, float(t)
+    return best
+
+
 def choose_thresholds(items: Sequence[Item], found: Sequence[Analysis], probs: Any,
                       rules: RiskPolicy) -> dict[str, float]:
     """Graded and recall first, on cross-validated training predictions. A crisis reply replaces the answer, so
@@ -217,28 +231,16 @@ def choose_thresholds(items: Sequence[Item], found: Sequence[Analysis], probs: A
     crisis_p = probs[:, 2]
     crisis = _lowest(crisis_p, everyday, CRISIS_BUDGET)
     from_crisis = _lowest(crisis_p, everyday, CONCERN_BUDGET)
-    concern = [i for i, label in enumerate(labels) if label == "concern"]
-    others = [i for i, label in enumerate(labels) if label in ("negative", "referral")]
-    best_f, concern_t = -1.0, 0.5
-    for t in np.arange(0.9, 0.09, -0.02):
-        tp = sum(probs[i, 1] >= t for i in concern)
-        fp = sum(probs[i, 1] >= t for i in others)
-        f = 2 * tp / max(2 * tp + fp + (len(concern) - tp), 1)
-        if f > best_f:
-            best_f, concern_t = f, float(t)
+    concern_t = _best_f(probs[:, 1], labels == "concern", np.isin(labels, ("negative", "referral")),
+                        np.arange(0.9, 0.09, -0.02), beta=1.0, default=0.5)
     # Referral by meaning: the best F0.5 of referral against the other non-crisis messages, within the budget on
     # everyday sentences. A referral replaces the answer, so precision weighs more than recall here (the rules
     # still refer the forms they word).
     referral_p = probs[:, 3]
     floor = _lowest(referral_p, everyday, REFERRAL_BUDGET)
-    is_ref, non_crisis = labels == "referral", labels != "crisis"
-    best_f, referral = -1.0, 0.99
-    for t in np.arange(0.99, floor - 1e-9, -0.01):
-        tp = int((referral_p[is_ref] >= t).sum())
-        fp = int((referral_p[non_crisis & ~is_ref] >= t).sum())
-        f = 1.25 * tp / max(1.25 * tp + fp + 0.25 * (int(is_ref.sum()) - tp), 1)
-        if f > best_f:
-            best_f, referral = f, float(t)
+    is_ref = labels == "referral"
+    referral = _best_f(referral_p, is_ref, (labels != "crisis") & ~is_ref, np.arange(0.99, floor - 1e-9, -0.01),
+                       beta=0.5, default=0.99)
     ruled = np.array([rules.assess(a).risk is Risk.CRISIS for a in found])
     is_crisis = labels == "crisis"
     outright = ruled | (crisis_p >= crisis)

@@ -174,7 +174,7 @@ class RiskClassifier:
             "hidden": {"weights": self.hidden[0].tolist(), "bias": self.hidden[1].tolist()}}
         if self.chars is not None:
             out["chars"] = self.chars.to_dict()
-        return {"encoder": self.encoder_id, "classes": list(CLASSES[:len(self.weights)]), "weights": self.weights.tolist(),
-                "bias": self.bias.tolist(), **out,
+        return {"encoder": self.encoder_id, "classes": list(CLASSES[:len(self.weights)]),
+                "weights": self.weights.tolist(), "bias": self.bias.tolist(), **out,
                 "thresholds": {"crisis": self.crisis, "foreign_crisis": self.foreign_crisis, "concern": self.concern,
                                "concern_from_crisis": self.concern_from_crisis, "referral": self.referral}}

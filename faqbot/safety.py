@@ -147,7 +147,8 @@ _HYPOTHETICAL = re.compile(r"\b(?:what if|what happens if|if someone|if somebody
                            r"if anyone|if they|if he|if she|in the event)\b")
 _QUESTION = re.compile(r"^(?:so |and |but |ok |okay )?(?:is|are|does|do|did|can|could|will|would|how|what|why|when"
                        r"|where|who|has|have|should|which|was|were|any)\b(?! not\b)")
-_PAST = re.compile(r"\b(?:years?|months?|weeks?|(?:a )?long time) ago\b|\bwhen i was (?:\d+|younger|a kid|a teen)\b|\blast (?:year|month|summer|spring|winter|fall|session|time"
+_PAST = re.compile(r"\b(?:years?|months?|weeks?|(?:a )?long time) ago\b|\bwhen i was (?:\d+|younger|a kid|a teen)\b"
+                   r"|\blast (?:year|month|summer|spring|winter|fall|session|time"
                    r"|infusion|treatment|appointment|visit)\b|\bin the past\b|\bin (?:19|20)\d\d\b|\bused to\b"
                    r"|\b(?:sometimes|usually|often|occasionally|once|twice)\b|\b(?:\d+|two|three|several|many) times\b"
                    r"|\bhistory of\b|\bdied (?:of|from)\b|\blost \w+ \w+ to\b|\bback (?:then|in)\b"
@@ -323,15 +324,18 @@ def compile_rules(lexicon: Lexicon) -> Rules:
                    r"|\b(?:picked|chose|chosen|set|decided on) (?:a|the|my) (?:date|day|time|night)\b"
                    r"(?=.*\b(?:die|end|do it|goodbye|myself|it all|gone)\b)"
                    r"|\b(?:doing it|going to do it|do it) (?:tonight|tomorrow night|this weekend|at (?:midnight|\d+))\b"
-                   r"|\b(?:will not|not going to) (?:be (?:here|around|alive)|make it|wake up|see) (?:tomorrow|much longer"
-                   r"|by morning|the morning|next week|the weekend|another day|christmas|my birthday)\b"
+                   r"|\b(?:will not|not going to) (?:be (?:here|around|alive)|make it|wake up|see)"
+                   r" (?:tomorrow|much longer|by morning|the morning|next week|the weekend|another day|christmas"
+                   r"|my birthday)\b"
                    r"(?! (?:to|for|at|because|but|when|if|in|and can|can)\b)"),
-        ("farewell", r"\b(?:wrote|writing|written|write|left|leaving|finished|typed) (?:a |my |the |out |all )?(?:suicide"
-                     r"|goodbye|farewell|final|last) (?:note|notes|letter|letters|message|messages|video)\b"
-                     r"|\b(?:giv(?:e|ing|en)|gave) away (?:all )?(?:of )?my (?:\w+ )?(?:stuff|things|belongings|possessions|pets?)\b"
+        ("farewell", r"\b(?:wrote|writing|written|write|left|leaving|finished|typed) (?:a |my |the |out |all )?"
+                     r"(?:suicide|goodbye|farewell|final|last) (?:note|notes|letter|letters|message|messages|video)\b"
+                     r"|\b(?:giv(?:e|ing|en)|gave) away (?:all )?(?:of )?my (?:\w+ )?(?:stuff|things|belongings"
+                     r"|possessions|pets?)\b"
                      r"|\bthis is (?:my|a) (?:goodbye|last message|final message)\b"
                      r"|\b(?:goodbye|bye) (?:forever|cruel world|world)\b"
-                     r"|\btell (?:my|them|him|her) (?:\w+ )?(?:i love them|that i love them|i am sorry|that i am sorry)\b"),
+                     r"|\btell (?:my|them|him|her) (?:\w+ )?(?:i love them|that i love them|i am sorry"
+                     r"|that i am sorry)\b"),
     )
     _REFERRAL = _rules(
         ("pregnancy", r"\b(?:pregnant|pregnancy|breastfeeding|breast feeding|lactating|trying to conceive"
