@@ -154,17 +154,20 @@ class Runtime:
         A wrong or missing secret gets a fresh session exactly as an unknown id does, so nobody can learn whether
         an id they hold is alive.
         """
-        if asked and valid_id(asked):
-            state = await self.store.get(asked)
-            if state is not None and secret and opens(state, secret):
-                return Opened(asked, secret, state, True)
+        state = await self._opened(asked, secret)
+        if state is not None and asked and secret:
+            return Opened(asked, secret, state, True)
         fresh = new_secret()
         return Opened(new_id(), fresh, {KEY: seal(fresh)}, False)
 
     async def holds(self, session: str, secret: str) -> bool:
         """Whether ``session`` is alive and ``secret`` opens it (an unknown id and a wrong secret look the same)."""
-        state = await self.store.get(session) if valid_id(session) else None
-        return state is not None and opens(state, secret)
+        return await self._opened(session, secret) is not None
+
+    async def _opened(self, session: str | None, secret: str | None) -> State | None:
+        """The stored state of ``session`` if it is alive and ``secret`` opens it, else None."""
+        state = await self.store.get(session) if session and valid_id(session) else None
+        return state if state is not None and secret and opens(state, secret) else None
 
     async def turn(self, session: str, state: State, *, turn_id: str, channel: str, client: str,
                    text: str | None = None, pick: str | None = None) -> Turn:
