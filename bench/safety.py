@@ -3,8 +3,8 @@
 ``python -m bench safety`` evaluates the shipped policy; ``--fit`` first trains the risk classifier on
 tests/data/safety_train.yaml, the older tests/data/safety_cases.yaml and everyday CLINC150 *train* sentences,
 chooses its thresholds on 5-fold cross-validated predictions of that training data (recall first), and writes
-faqbot/data/risk-model.json. The holdouts (tests/data/safety_holdout.yaml, and safety_holdout2.yaml, written blind
-before the second round of tuning) are never used to fit or choose anything.
+faqbot/data/risk-model.json. The holdouts (``HOLDOUTS``: tests/data/safety_holdout*.yaml, the second and third written
+blind before a round of tuning) are never used to fit or choose anything.
 """
 
 from __future__ import annotations
@@ -34,9 +34,11 @@ from .fusion import CACHE
 DATA = ROOT / "tests" / "data"
 TRAIN = DATA / "safety_train.yaml"
 OLD = DATA / "safety_cases.yaml"
-HOLDOUT = DATA / "safety_holdout.yaml"
 VISITORS = ROOT / "knowledge" / "tests-visitors.yaml"
-HOLDOUT2 = DATA / "safety_holdout2.yaml"  # written blind on 2026-12-02, before the second round of tuning
+# Never fitted on nor used to choose anything; each written before a round of tuning, the later two blind (by
+# someone who saw neither the rules, the KB nor the training data): on 2026-12-02 and 2026-12-02 (third round).
+HOLDOUTS = {"holdout": DATA / "safety_holdout.yaml", "holdout2": DATA / "safety_holdout2.yaml",
+            "holdout3": DATA / "safety_holdout3.yaml"}
 EVERYDAY_TRAIN = 3000
 EVERYDAY_EVAL = 2000
 CRISIS_BUDGET = 0.01  # everyday sentences the classifier alone may send a crisis reply (cross-validated)
@@ -284,14 +286,12 @@ def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp+chars") 
     kb = load(bundled_path())
     train = (read(TRAIN) + read(OLD) + everyday("train", 200 if smoke else EVERYDAY_TRAIN) + kb_questions(kb)
              + visitor_questions())
-    holdout = read(HOLDOUT)
-    holdout2 = read(HOLDOUT2)
+    holdouts = {name: read(path) for name, path in HOLDOUTS.items()}
     daily = everyday("test", 100 if smoke else EVERYDAY_EVAL)
     if smoke:
         train = random.Random(0).sample(train, 400)
     found_train = analyse(encoder, cache, train)
-    found_hold = analyse(encoder, cache, holdout)
-    found_hold2 = analyse(encoder, cache, holdout2)
+    found_holds = {name: analyse(encoder, cache, items) for name, items in holdouts.items()}
     found_daily = analyse(encoder, cache, daily)
     rules = RiskPolicy(lexicon=kb.risk, texts=kb.settings.safety)
     if do_fit:
@@ -317,14 +317,14 @@ def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp+chars") 
     both = RiskPolicy(lexicon=kb.risk, texts=kb.settings.safety, classifier=model)
     results: dict[str, Any] = {}
     for name, policy in (("rules", rules), ("classifier", classifier_only), ("both", both)):
-        results[name] = {"tuning": score(train, found_train, policy), "holdout": score(holdout, found_hold, policy),
-                         "holdout2": score(holdout2, found_hold2, policy),
+        results[name] = {"tuning": score(train, found_train, policy),
+                         **{split: score(holdouts[split], found_holds[split], policy) for split in holdouts},
                          "everyday_test": score(daily, found_daily, policy)}
     # The cost of the step on one message: the analysis with its vector (which the turn computes once and the
     # matcher uses too), then the policy (rules and classifier) on it.
     analyzer = Analyzer(encoder=encoder)
     analysed, policy_costs = [], []
-    for text, _, _ in holdout[:200]:
+    for text, _, _ in holdouts["holdout"][:200]:
         t0 = time.perf_counter()
         a = analyzer.analyze(text + " ")  # a fresh text: the vector cache must not hide the encoder
         t1 = time.perf_counter()
@@ -335,14 +335,14 @@ def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp+chars") 
     cost = {"p50_ms": percentile(whole, 50) * 1000, "p99_ms": percentile(whole, 99) * 1000,
             "policy_p50_ms": percentile(policy_costs, 50) * 1000, "policy_p99_ms": percentile(policy_costs, 99) * 1000}
     for name in results:
-        for split in ("tuning", "holdout", "holdout2", "everyday_test"):
+        for split in ("tuning", *holdouts, "everyday_test"):
             r = results[name][split]
             crisis = r.get("crisis", {"n": 0, "crisis": 0})
             neg = r.get("negative", {"n": 0, "crisis": 0})
             print(f"{name:<10} {split:<13} crisis recall {crisis['crisis']}/{crisis['n']} "
                   f"(reply or line {crisis['crisis'] + crisis.get('concern', 0)})  "
                   f"false crisis alarms {neg['crisis']}/{neg['n']}")
-    for split in ("holdout", "holdout2"):
+    for split in holdouts:
         for key, r in results["both"][split].items():
             if "/" in key:
                 print(f"  {split:<8} both {key:<36} n={r['n']:<4} crisis={r['crisis']:<4} concern={r['concern']:<4} "
