@@ -39,6 +39,10 @@ VISITORS = ROOT / "knowledge" / "tests-visitors.yaml"
 # someone who saw neither the rules, the KB nor the training data): on 2026-12-02 and 2026-12-02 (third round).
 HOLDOUTS = {"holdout": DATA / "safety_holdout.yaml", "holdout2": DATA / "safety_holdout2.yaml",
             "holdout3": DATA / "safety_holdout3.yaml"}
+# A dev set written blind to the rules on 2026-12-02 and read since (its misses were looked at): not a holdout. A
+# model fitted with it added to the training data did no better on the holdouts (docs/safety.md), so it is reported,
+# not trained on, until a model uses it better.
+DEV = {"dev3": DATA / "safety_dev3.yaml"}
 EVERYDAY_TRAIN = 3000
 EVERYDAY_EVAL = 2000
 CRISIS_BUDGET = 0.01  # everyday sentences the classifier alone may send a crisis reply (cross-validated)
@@ -286,7 +290,7 @@ def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp+chars") 
     kb = load(bundled_path())
     train = (read(TRAIN) + read(OLD) + everyday("train", 200 if smoke else EVERYDAY_TRAIN) + kb_questions(kb)
              + visitor_questions())
-    holdouts = {name: read(path) for name, path in HOLDOUTS.items()}
+    holdouts = {name: read(path) for name, path in {**HOLDOUTS, **DEV}.items()}
     daily = everyday("test", 100 if smoke else EVERYDAY_EVAL)
     if smoke:
         train = random.Random(0).sample(train, 400)

@@ -61,6 +61,10 @@ class Bot:
         self.smalltalk = SmallTalkMatcher(kb.smalltalk, encode=enc.encode if enc else None)
         self.policy = policy or default_policy(kb, enc)
         self.rotation = Rotation()  # fallback wordings take turns across all of this bot's conversations
+        # The entry the KB's subject alone reads as ("ketamine therapy": what it is), for the dialog's context.
+        subject = kb.settings.subject
+        top = self.engine.rank(subject, limit=1) if subject else []
+        self.overview = top[0].entry.id if top else None
 
     @classmethod
     def load(cls, path: str | Path | None = None, *, encoder: EncoderChoice = "default",
@@ -92,7 +96,7 @@ class Bot:
             state = ConversationState.from_dict(state)
         return Conversation(kb=self.kb, engine=self.engine, smalltalk=self.smalltalk, policy=self.policy,
                             state=state, callbacks=self.callbacks, region=self.region,
-                            rotation=self.rotation)
+                            rotation=self.rotation, overview=self.overview)
 
     def explain(self, text: str, *, limit: int = 5) -> list[Candidate]:
         """The top candidates for ``text`` with scores and what drove them (no safety or dialog)."""

@@ -48,7 +48,8 @@ class Conversation:
 
     def __init__(self, *, kb: KnowledgeBase, engine: Engine, smalltalk: SmallTalkMatcher, policy: RiskPolicy,
                  state: ConversationState | None = None, callbacks: CallbackTexts | None = None,
-                 region: str = callback.DEFAULT_REGION, rotation: Rotation | None = None) -> None:
+                 region: str = callback.DEFAULT_REGION, rotation: Rotation | None = None,
+                 overview: str | None = None) -> None:
         self.kb = kb
         self.engine = engine
         self.smalltalk = smalltalk
@@ -58,6 +59,8 @@ class Conversation:
         self.region = region
         # Whose turn it is among the fallback wordings: the bot's, shared by its conversations, so a run spreads.
         self.rotation = rotation or Rotation()
+        # The entry the KB's subject alone reads as (``Bot`` finds it once): no anchor for a message with words.
+        self.overview = overview
         # Set by the turn that completes a callback request, for the transport to store; never in ``state``.
         self.submitted: CallbackRequest | None = None
         # The turn's text was an answer to a callback step (contact details): transports must not log it.
@@ -227,16 +230,17 @@ class Conversation:
                          suggestions=item.suggestions or self.kb.settings.suggestions[:MAX_SUGGESTIONS])
         return self._acknowledged(self.decide(candidates, a), a)
 
-    def _rank_in_context(self, a: Analysis, *, limit: int = MAX_OPTIONS + 2) -> list[Candidate]:
+    def _rank_in_context(self, a: Analysis, *, limit: int = MAX_OPTIONS + 2, whole: bool = True) -> list[Candidate]:
         """Rank alone, and for an elliptical message also with what "it" means: the current topic, or before any
-        topic (for a message of function words only) the KB's subject. The merged reading must win by evidence,
+        topic the KB's subject ("is it addictive" on a clinic's page asks about its treatment; in a clause of a
+        longer message only when it has no words of its own, since the rest of the message says what "it" is). The merged reading must win by evidence,
         and never by landing back on the topic itself or over a declared gap."""
         alone = self.engine.rank(a, limit=limit)
         topic = self.kb.entry(self.state.recent[-1]) if self.state.recent else None
         subject = self.kb.settings.subject
         if topic is not None and cues.is_elliptical(a.norm):
             text = f"{a.text} {topic.question}"
-        elif topic is None and subject and cues.is_contentless(a.norm):
+        elif topic is None and subject and (cues.is_contentless(a.norm) or whole and cues.is_elliptical(a.norm)):
             text = cues.about(a.norm, subject)
         else:
             return alone
@@ -245,7 +249,10 @@ class Conversation:
         if alone_top is not None and alone_top.entry.is_gap and alone_top.confidence >= t.clarify:
             return alone
         joined = self.engine.rank(self.engine.analyzer.analyze(text), limit=limit)
-        joined = [c for c in joined if topic is None or c.entry.id != topic.id]
+        # The merged reading never lands back on the topic itself, nor, for a message with words of its own ("is it
+        # hype"), on the entry the subject alone names: those words, not the subject, must decide.
+        landing = topic.id if topic is not None else None if cues.is_contentless(a.norm) else self.overview
+        joined = [c for c in joined if c.entry.id != landing]
         alone_conf = alone_top.confidence if alone_top else 0.0
         if not joined or joined[0].confidence < alone_conf + CONTEXT_EVIDENCE or joined[0].entry.is_gap:
             return alone
@@ -314,8 +321,13 @@ class Conversation:
                         c.confidence >= DISTRIBUTE for c in tops):
                     parts += [first, second]
                     continue
+                # No shared predicate, but a question and a listed topic of its own ("how it works and the hours"):
+                # two parts when each is answered outright on its own, by different entries.
+                if co.listed and self._clear(first) and self._clear(y) and first[0].entry.id != y[0].entry.id:
+                    parts += [first, y]
+                    continue
             # A clause alone ("what is it", "and how much") is read like a message of its own: with its context.
-            parts.append(self._rank_in_context(readings[clause], limit=2))
+            parts.append(self._rank_in_context(readings[clause], limit=2, whole=False))
         return parts
 
     # --- replies -------------------------------------------------------------------------------------

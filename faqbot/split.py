@@ -14,10 +14,16 @@ from .text import STOPWORDS, normalize
 
 __all__ = ["Coordination", "clauses", "coordination"]
 
-# Question boundaries: sentence ends, or "and"/"also"/"plus" followed by a new question. Not a bare comma: "for
-# someone on methadone, how fast does it work" is one question with a preface.
-_SPLIT = re.compile(r"(?<=[?!.])\s+|\?+\s*|\s*(?:,\s*)?\b(?:and also|also|and|plus)\s+(?=(?:how|what|when|where|"
-                    r"who|why|which|is|are|do|does|can|could|will|would|should|any|its|it is)\b)", re.IGNORECASE)
+# Words that open a question ("whats" and "r u" as typed). A conjunction followed by one starts a new question.
+_OPENER = (r"(?:how|hows|what|whats|when|where|wheres|who|whos|why|which|is|are|am|do|does|did|can|could|will"
+           r"|would|should|any|its|it is|if|whether|r u|r you)\b")
+# Question boundaries: sentence ends, semicolons, or a conjunction ("and", "n", "also", "plus", "btw", "but",
+# "as well as") followed by a new question. Not a bare comma: "for someone on methadone, how fast does it work" is
+# one question with a preface (see ``_comma_questions`` for commas between questions).
+_SPLIT = re.compile(r"(?<=[?!.])\s+|\?+\s*|\s*;\s*|\s*(?:,\s*|\s+-+\s*)?\b(?:and also|oh and|and|n|also|plus|btw|but"
+                    r"|as well as)\s+(?=" + _OPENER + ")", re.IGNORECASE)
+_COMMA = re.compile(r",\s*(?=" + _OPENER + ")", re.IGNORECASE)
+_OPENS = re.compile(_OPENER, re.IGNORECASE)
 # "&" and "+" between words join like "and"; normalising would drop them.
 _SYMBOL = re.compile(r"\s+[&+]\s+|(?<=\w)\s*&\s*(?=\w)")
 _CONJUNCTIONS = frozenset(("and", "n", "plus"))
@@ -29,17 +35,31 @@ _DETERMINERS = frozenset("a an the my your his her their our its".split())
 @dataclass(frozen=True)
 class Coordination:
     """A clause "P X and Y": ``first`` is "P X" and ``seconds`` the readings of "P Y", longest predicate first;
-    ``conjuncts`` are X (each place it may start: a guess the engine settles) and Y on their own."""
+    ``conjuncts`` are X (each place it may start: a guess the engine settles) and Y on their own; ``listed`` says
+    Y opens with a determiner."""
 
     first: str
     seconds: tuple[str, ...]
     conjuncts: tuple[tuple[str, ...], str]
+    listed: bool = False  # Y opens with a determiner ("... and the hours"): an item of a list, maybe a new question
 
 
 def clauses(text: str) -> list[str]:
-    """The message cut at question boundaries (sentence ends, question marks, "and how ...")."""
+    """The message cut at question boundaries (sentence ends, question marks, "and how ...", "is it safe, how
+    many sessions")."""
     text = _SYMBOL.sub(" and ", text)
-    return [p for p in (s.strip(" ,;") for s in _SPLIT.split(text) if s) if normalize(p)]
+    parts = [p for p in (s.strip(" ,;-") for s in _SPLIT.split(text) if s) if normalize(p)]
+    return [q for p in parts for q in _comma_questions(p)]
+
+
+def _comma_questions(clause: str) -> list[str]:
+    """A clause of questions listed with commas ("where r u, what time do u open, how much") as its questions: a
+    comma ends a question only when what comes before it is a question too, so a preface ("for someone on
+    methadone, how fast ...") stays with its question."""
+    pieces = _COMMA.split(clause)
+    if len(pieces) < 2 or not _OPENS.match(pieces[0].strip()):
+        return [clause]
+    return [p.strip() for p in pieces if normalize(p)]
 
 
 def coordination(clause: str) -> Coordination | None:
@@ -73,7 +93,8 @@ def coordination(clause: str) -> Coordination | None:
         own = " ".join(_content(right))
         if not firsts or not own:
             return None
-        return Coordination(first=" ".join(left), seconds=seconds, conjuncts=(firsts, own))
+        return Coordination(first=" ".join(left), seconds=seconds, conjuncts=(firsts, own),
+                            listed=right[0] in _DETERMINERS)
     return None
 
 

@@ -86,6 +86,57 @@ def test_question_words_after_and_start_a_new_clause() -> None:
         "for someone with braces, how do i whiten my teeth"]
 
 
+@pytest.mark.parametrize(("text", "want"), [
+    ("do you do whitening; do you fit braces", ["do you do whitening", "do you fit braces"]),
+    ("can u whiten teeth n whats the price", ["can u whiten teeth", "whats the price"]),
+    ("do you fit braces btw where do i park", ["do you fit braces", "where do i park"]),
+    ("is whitening safe. oh and how much is it", ["is whitening safe.", "how much is it"]),
+    ("do you fit braces - and how much are they", ["do you fit braces", "how much are they"]),
+    ("i like it but is it expensive", ["i like it", "is it expensive"]),
+    ("do you fix gums as well as how long does it take", ["do you fix gums", "how long does it take"]),
+    ("r u open late and r u near the station", ["r u open late", "r u near the station"]),
+])
+def test_conjunctions_and_semicolons_before_a_question_start_a_new_clause(text: str, want: list[str]) -> None:
+    assert clauses(text) == want
+
+
+def test_commas_split_a_list_of_questions_but_not_a_preface() -> None:
+    assert clauses("where r u, what time do u open, how much") == ["where r u", "what time do u open", "how much"]
+    assert clauses("is whitening safe, do you fit braces, is there parking") == [
+        "is whitening safe", "do you fit braces", "is there parking"]
+    # A preface before the comma is not a question: one clause.
+    assert clauses("for my son who is 12, is he too young for braces") == [
+        "for my son who is 12, is he too young for braces"]
+    assert clauses("after the cleaning, how long before i can eat") == [
+        "after the cleaning, how long before i can eat"]
+
+
+def test_or_and_pronouns_after_and_do_not_split() -> None:
+    # "or" joins alternatives of one question far more often than two questions.
+    assert clauses("does whitening hurt or is it fine") == ["does whitening hurt or is it fine"]
+    assert clauses("my wife and you spoke last week") == ["my wife and you spoke last week"]
+
+
+def test_a_listed_topic_after_and_is_a_question_of_its_own(bot: Bot) -> None:
+    """"P X and the Y": no predicate shared, but Y (with its determiner) a topic of its own."""
+    for message, want in (("tell me what you treat and the fees", {"services", "gap-price"}),
+                          ("explain what kind of practice this is and the parking", {"about", "gap-parking"})):
+        reply = bot.conversation().ask(message)
+        assert want <= reached(reply), (message, reply)
+    # Without a determiner it stays a shared predicate or one question ("drug and alcohol addiction").
+    assert bot.conversation().ask("do you treat bleeding gums and gingivitis").parts == ()
+
+
+def test_it_before_any_topic_is_the_subject_when_the_words_alone_say_too_little(cache: str) -> None:
+    """"is it pricey" on a practice's page asks about the practice; the words decide the entry, never the subject
+    alone (the overview entry)."""
+    bot = Bot.from_entries(ENTRIES, settings=SETTINGS, policy=RiskPolicy(), cache_dir=cache)
+    assert bot.overview == "about"
+    for message in ("is it pricey", "is it expensive for kids"):
+        assert bot.conversation().ask(message).entry == "gap-price", message
+    assert bot.conversation().ask("is it any good").entry != "about"
+
+
 # --- the dialog ----------------------------------------------------------------------------------------
 
 
