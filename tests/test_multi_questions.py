@@ -120,7 +120,8 @@ def test_or_and_pronouns_after_and_do_not_split() -> None:
 def test_a_listed_topic_after_and_is_a_question_of_its_own(bot: Bot) -> None:
     """"P X and the Y": no predicate shared, but Y (with its determiner) a topic of its own."""
     for message, want in (("tell me what you treat and the fees", {"services", "gap-price"}),
-                          ("explain what kind of practice this is and the parking", {"about", "gap-parking"})):
+                          ("explain how you treat gum disease and the parking", {"gums", "gap-parking"}),
+                          ("i want to know about whitening and the parking", {"whitening", "gap-parking"})):
         reply = bot.conversation().ask(message)
         assert want <= reached(reply), (message, reply)
     # Without a determiner it stays a shared predicate or one question ("drug and alcohol addiction").
