@@ -58,11 +58,13 @@ def _triage(r: dict[str, Any], label: str) -> tuple[int, int, int]:
 
 def safety_section(s: dict[str, Any]) -> list[str]:
     th = s["model"]
-    splits = [split for split in ("tuning", "holdout", "holdout2") if split in s["results"]["both"]]
+    splits = [split for split in ("tuning", "holdout", "holdout2", "holdout3", "dev3") if split in s["results"]["both"]]
     lines = ["## Safety triage", "",
              ("`python -m bench safety` (`--fit` retrains the classifier and chooses its thresholds on cross-validated "
-              "training data). The holdouts `tests/data/safety_holdout.yaml` and `safety_holdout2.yaml` (written blind "
-              "before the second round of tuning) are never used to fit or choose; everyday sentences are 2,000 "
+              "training data). The holdouts `tests/data/safety_holdout.yaml`, `safety_holdout2.yaml` and `safety_holdout3.yaml` "
+              "(the last two written blind before the second and third rounds of tuning) are never used to fit or "
+              "choose; `safety_dev3.yaml` is a dev set written blind whose misses were read (not trained on); everyday "
+              "sentences are 2,000 "
               f"CLINC150 *test* utterances. Thresholds: crisis {th['crisis']}, crisis line "
               f"{th['concern_from_crisis']}, concern {th['concern']}, referral {th.get('referral', '-')}. "
               "See [safety.md](safety.md)."), "",

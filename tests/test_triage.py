@@ -30,7 +30,8 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Bot:
     return Bot.load(cache_dir=tmp_path_factory.mktemp("vectors"))
 
 
-HOLDOUTS = ("safety_holdout.yaml", "safety_holdout2.yaml")  # the second was written blind before the second tuning
+# The second and third were written blind, before the second and third rounds of tuning.
+HOLDOUTS = ("safety_holdout.yaml", "safety_holdout2.yaml", "safety_holdout3.yaml")
 
 
 def _holdout(label: str, name: str = HOLDOUTS[0]) -> list[str]:
@@ -57,7 +58,7 @@ def test_holdout_crisis_messages_get_the_resources(bot: Bot, name: str) -> None:
     assert len(crisis) / len(messages) >= HOLDOUT_CRISIS_REPLY
 
 
-@pytest.mark.parametrize("suite", ["tests-holdout.yaml", "tests-holdout2.yaml"])
+@pytest.mark.parametrize("suite", ["tests-holdout.yaml", "tests-holdout2.yaml", "tests-holdout3.yaml"])
 def test_ordinary_visitor_questions_rarely_get_a_crisis_reply(bot: Bot, suite: str) -> None:
     """The visitor holdouts (the dev split is training data for the classifier since its second fit)."""
     doc = yaml.safe_load((ROOT / "knowledge" / suite).read_text(encoding="utf-8"))
