@@ -20,7 +20,8 @@ from . import ROOT, save, stamp
 SUITES = {"dev": ROOT / "knowledge" / "tests-visitors.yaml", "dev2": ROOT / "knowledge" / "tests-visitors2.yaml",
           "holdout": ROOT / "knowledge" / "tests-holdout.yaml",
           "holdout2": ROOT / "knowledge" / "tests-holdout2.yaml",
-          "holdout3": ROOT / "knowledge" / "tests-holdout3.yaml"}  # written blind before the third tuning
+          "holdout3": ROOT / "knowledge" / "tests-holdout3.yaml",  # written blind before the third tuning
+          "holdout4": ROOT / "knowledge" / "tests-holdout4.yaml"}  # written blind before the fourth tuning
 REPEAT_ASKED = ("repeat", "again", "what did you say", "come again")
 
 

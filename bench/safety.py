@@ -24,7 +24,7 @@ from faqbot.analysis import Analysis, Analyzer
 from faqbot.classifier import CHAR_BUCKETS, CLASSES, DEFAULT_MODEL, CharModel, RiskClassifier, char_grams
 from faqbot.encoder import Encoder
 from faqbot.knowledge import bundled_path, load
-from faqbot.safety import Risk, RiskPolicy
+from faqbot.safety import Risk, RiskPolicy, Verdict
 from faqbot.semantic import VectorCache
 from faqbot.suite import load_suite
 
@@ -36,9 +36,10 @@ TRAIN = DATA / "safety_train.yaml"
 OLD = DATA / "safety_cases.yaml"
 VISITORS = ROOT / "knowledge" / "tests-visitors.yaml"
 # Never fitted on nor used to choose anything; each written before a round of tuning, the later two blind (by
-# someone who saw neither the rules, the KB nor the training data): on 2026-12-02 and 2026-12-02 (third round).
+# someone who saw neither the rules, the KB nor the training data): on 2026-12-02 (second and third rounds) and
+# 2026-12-03 (fourth round).
 HOLDOUTS = {"holdout": DATA / "safety_holdout.yaml", "holdout2": DATA / "safety_holdout2.yaml",
-            "holdout3": DATA / "safety_holdout3.yaml"}
+            "holdout3": DATA / "safety_holdout3.yaml", "holdout4": DATA / "safety_holdout4.yaml"}
 # A dev set written blind to the rules on 2026-12-02 and read since (its misses were looked at): not a holdout. A
 # model fitted with it added to the training data did no better on the holdouts (docs/safety.md), so it is reported,
 # not trained on, until a model uses it better.
@@ -264,23 +265,25 @@ def choose_thresholds(items: Sequence[Item], found: Sequence[Analysis], probs: A
 
 def score(items: Sequence[Item], found: Sequence[Analysis], policy: RiskPolicy) -> dict[str, Any]:
     """Per label and category: crisis recall (crisis items), false crisis alarms (the rest), referral hits."""
-    by: dict[tuple[str, str], list[Risk]] = defaultdict(list)
+    by: dict[tuple[str, str], list[Verdict]] = defaultdict(list)
     for (_, label, category), a in zip(items, found):
-        by[label, category].append(policy.assess(a).risk)
+        by[label, category].append(policy.assess(a))
     out: dict[str, Any] = {}
-    for (label, category), risks in sorted(by.items()):
-        n = len(risks)
-        crisis = sum(r is Risk.CRISIS for r in risks)
-        out[f"{label}/{category}"] = {"n": n, "crisis": crisis, "share_crisis": crisis / n,
-                                      "referral": sum(r is Risk.REFERRAL for r in risks),
-                                      "concern": sum(r is Risk.CONCERN for r in risks)}
+
+    def counts(verdicts: Sequence[Verdict]) -> dict[str, Any]:
+        crisis = sum(v.risk is Risk.CRISIS for v in verdicts)
+        # "line": what shows the crisis line at all, the crisis reply, a concern, or a referral with the line.
+        return {"n": len(verdicts), "crisis": crisis, "share_crisis": crisis / len(verdicts),
+                "referral": sum(v.risk is Risk.REFERRAL for v in verdicts),
+                "concern": sum(v.risk is Risk.CONCERN for v in verdicts),
+                "line": sum(v.risk in (Risk.CRISIS, Risk.CONCERN) or v.line for v in verdicts)}
+
+    for (label, category), verdicts in sorted(by.items()):
+        out[f"{label}/{category}"] = counts(verdicts)
     for label in ("crisis", "concern", "negative", "referral"):
-        risks = [r for (lab, _), rs in by.items() if lab == label for r in rs]
-        if risks:
-            out[label] = {"n": len(risks), "crisis": sum(r is Risk.CRISIS for r in risks),
-                          "share_crisis": sum(r is Risk.CRISIS for r in risks) / len(risks),
-                          "referral": sum(r is Risk.REFERRAL for r in risks),
-                          "concern": sum(r is Risk.CONCERN for r in risks)}
+        verdicts = [v for (lab, _), vs in by.items() if lab == label for v in vs]
+        if verdicts:
+            out[label] = counts(verdicts)
     return out
 
 
@@ -344,13 +347,13 @@ def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp+chars") 
             crisis = r.get("crisis", {"n": 0, "crisis": 0})
             neg = r.get("negative", {"n": 0, "crisis": 0})
             print(f"{name:<10} {split:<13} crisis recall {crisis['crisis']}/{crisis['n']} "
-                  f"(reply or line {crisis['crisis'] + crisis.get('concern', 0)})  "
+                  f"(reply or line {crisis.get('line', 0)})  "
                   f"false crisis alarms {neg['crisis']}/{neg['n']}")
     for split in holdouts:
         for key, r in results["both"][split].items():
             if "/" in key:
                 print(f"  {split:<8} both {key:<36} n={r['n']:<4} crisis={r['crisis']:<4} concern={r['concern']:<4} "
-                      f"referral={r['referral']}")
+                      f"referral={r['referral']:<4} line={r['line']}")
     print(f"cost of the safety step (analysis + policy): p50 {cost['p50_ms']:.2f} ms, p99 {cost['p99_ms']:.2f} ms; "
           f"the policy alone on the turn's analysis: p50 {cost['policy_p50_ms']:.2f} ms, "
           f"p99 {cost['policy_p99_ms']:.2f} ms")

@@ -20,6 +20,8 @@ _REPEAT = re.compile(r"^(?:(?:can|could) you )?(?:repeat(?: that| it)?|say (?:th
 # Words that make a short question lean on what came before ("how does *it* work?", "what about opioids?").
 _ANAPHORA = frozenset("it that this they them those these there then instead also too".split())
 _QUESTION_WORDS = frozenset("what who how where when why which".split())
+# Words typed around a question that add nothing to it ("ok so whats this exactly").
+_FILLERS = frozenset("so ok okay um uh umm hmm exactly even actually again like just really".split())
 _ELLIPSIS_LEADS = ("what about", "how about", "and for", "and what about", "what if", "and", "so", "but")
 # A personal story, about oneself or someone close: it deserves a word of acknowledgement before the facts.
 _RELATIVE = re.compile(r"\bmy (?:\w+ )?(?:son|daughter|husband|wife|partner|brother|sister|mom|mother|dad|father"
@@ -50,7 +52,14 @@ def is_elliptical(norm: str) -> bool:
 
 def is_contentless(norm: str) -> bool:
     """Nothing but function and question words ("what is it", "who does that"): only a subject gives it sense."""
-    return all(w in STOPWORDS or w in _QUESTION_WORDS for w in norm.split())
+    return all(w in STOPWORDS or w in _QUESTION_WORDS or w in _FILLERS for w in norm.split())
+
+
+def asks_what(norm: str) -> bool:
+    """Only "what is it" and the like: nothing but function words, led by "what" (not "who does it")."""
+    words = [w for w in norm.split() if w not in _FILLERS]
+    return bool(words) and words[0] in ("what", "whats") and is_contentless(norm) and not (
+        _QUESTION_WORDS & set(words[1:]))
 
 
 def about(norm: str, subject: str) -> str:

@@ -92,6 +92,8 @@ class Conversation:
             reply = self._start_callback()
         elif verdict.risk is Risk.REFERRAL:
             reply = self._with_offer(self._referral(a))
+            if verdict.line:
+                reply = self._with_concern(reply, a.language)
         else:
             reply = self._respond(a)
             # A classifier's concern on "tell me more", "2" or "thanks" is noise: such turns carry no content.
@@ -249,9 +251,10 @@ class Conversation:
         if alone_top is not None and alone_top.entry.is_gap and alone_top.confidence >= t.clarify:
             return alone
         joined = self.engine.rank(self.engine.analyzer.analyze(text), limit=limit)
-        # The merged reading never lands back on the topic itself, nor, for a message with words of its own ("is it
-        # hype"), on the entry the subject alone names: those words, not the subject, must decide.
-        landing = topic.id if topic is not None else None if cues.is_contentless(a.norm) else self.overview
+        # The merged reading never lands back on the topic itself, nor on the entry the subject alone names unless
+        # the message asks only what the subject is ("what is it"): in "is it hype" or "who does it" the words,
+        # not the subject, must decide.
+        landing = topic.id if topic is not None else None if cues.asks_what(a.norm) else self.overview
         joined = [c for c in joined if c.entry.id != landing]
         alone_conf = alone_top.confidence if alone_top else 0.0
         if not joined or joined[0].confidence < alone_conf + CONTEXT_EVIDENCE or joined[0].entry.is_gap:

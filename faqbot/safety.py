@@ -45,6 +45,9 @@ class Verdict:
 
     risk: Risk
     reason: str = ""
+    # A referral whose words also read as possible risk: the clinician's reply with the crisis line first, since
+    # a means question ("how many of these would stop my heart") can look like a dose question.
+    line: bool = False
 
 
 # --- typo tolerance ------------------------------------------------------------------------------------
@@ -421,18 +424,17 @@ class RiskPolicy:
             # never a crisis reply that withholds the answer (the KB's crisis phrases still make a crisis).
             if foreign and scores.crisis >= c.foreign_crisis:
                 return Verdict(Risk.CONCERN, "classifier")
+        worry = bool(sign) or scores is not None and c is not None and (
+            scores.crisis >= c.crisis if short else
+            scores.concern >= c.concern or scores.crisis >= c.concern_from_crisis)
         for reason, pattern in self._rules.referral:
             if pattern.search(reading.norm):
-                return Verdict(Risk.REFERRAL, reason)
+                return Verdict(Risk.REFERRAL, reason, line=worry)
         # A personal medical question the rules do not word ("my cardiologist says my heart is weak, ok for me?").
         if scores is not None and c is not None and not short and scores.referral >= c.referral:
-            return Verdict(Risk.REFERRAL, "classifier")
-        if sign:
-            return Verdict(Risk.CONCERN, sign)
-        if scores is not None and c is not None and (
-                scores.crisis >= c.crisis if short else
-                scores.concern >= c.concern or scores.crisis >= c.concern_from_crisis):
-            return Verdict(Risk.CONCERN, "classifier")
+            return Verdict(Risk.REFERRAL, "classifier", line=worry)
+        if worry:
+            return Verdict(Risk.CONCERN, sign or "classifier")
         return Verdict(Risk.NONE)
 
     def concern_text(self, language: str) -> str:

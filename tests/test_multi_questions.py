@@ -136,6 +136,12 @@ def test_it_before_any_topic_is_the_subject_when_the_words_alone_say_too_little(
     for message in ("is it pricey", "is it expensive for kids"):
         assert bot.conversation().ask(message).entry == "gap-price", message
     assert bot.conversation().ask("is it any good").entry != "about"
+    # Only a bare "what is it" asks for the overview; "who does it" or "when do i go" lean on the subject for
+    # what "it" is, and the overview is no answer to them.
+    for message in ("so what is it", "ok whats this exactly", "what is that"):
+        assert bot.conversation().ask(message).entry == "about", message
+    for message in ("who does it", "when do i do that", "why would i do it", "can i do it"):
+        assert bot.conversation().ask(message).entry != "about", message
 
 
 # --- the dialog ----------------------------------------------------------------------------------------
