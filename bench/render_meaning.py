@@ -48,6 +48,17 @@ def thresholds_section(t: dict[str, Any]) -> list[str]:
         lines.append(f"| grid, dev | {r['answer']} | {r['clarify']} | {r['margin']} | {r['passed']}/{r['cases']} "
                      f"({_pct(r['accuracy'])}) | {r['wrong']} | {r['declined']} |")
     lines.append("")
+    if t.get("gap_sweep"):
+        lines += [("The gap bar (`thresholds.gap`: a declared gap answered below the answer bar when nothing else is "
+                   "half as likely) is chosen with the shipped answer / clarify / margin on both visitor dev splits "
+                   "(`tests-visitors.yaml`, `tests-visitors2.yaml`), lowest summed cost; shipped: "
+                   f"{s.get('gap')}."), "",
+                  "| gap bar | dev passed | dev cost | dev 2 passed | dev 2 cost |", "|---|---|---|---|---|"]
+        for r in t["gap_sweep"]:
+            one, two = r["dev"], r["dev2"]
+            lines.append(f"| {'unset' if r['gap'] is None else r['gap']} | {one['passed']}/{one['cases']} | "
+                         f"{one['cost']} | {two['passed']}/{two['cases']} | {two['cost']} |")
+        lines.append("")
     return lines
 
 

@@ -1,4 +1,5 @@
-"""Choose the default KB's answer/clarify/margin thresholds on the visitor dev split; report the holdout apart.
+"""Choose the default KB's answer/clarify/margin thresholds on the visitor dev split, and its gap bar on both dev
+splits; report the holdout apart.
 
 ``python -m bench thresholds`` runs the dialog (safety, small talk, gaps, clarification: everything a visitor
 meets) over ``knowledge/tests-visitors.yaml`` for each point of a small grid and prints the best points. The
@@ -19,6 +20,8 @@ from faqbot.suite import MORE, Report, load_suite, run_suite
 from . import ROOT, save, stamp
 
 DEV = ROOT / "knowledge" / "tests-visitors.yaml"
+DEV2 = ROOT / "knowledge" / "tests-visitors2.yaml"  # the second dev split (written blind), heavy in declared gaps
+GAPS = (None, 0.25, 0.2, 0.15, 0.12, 0.1, 0.08, 0.05)
 HOLDOUT = ROOT / "knowledge" / "tests-holdout.yaml"
 DECLINES = ("fallback", "clarify", "gap", MORE)
 
@@ -54,13 +57,24 @@ def main(*, smoke: bool = False) -> dict[str, Any]:
     margins = (0.1,) if smoke else (0.05, 0.1, 0.15, 0.2)
     grid = []
     for a, g, m in itertools.product(answers, clarify_gaps, margins):
-        t = Thresholds(answer=a, clarify=round(max(a - g, 0.05), 3), margin=m)
+        t = Thresholds(answer=a, clarify=round(max(a - g, 0.05), 3), margin=m, gap=shipped.gap)
         report = run_suite(with_thresholds(bot, t), dev_cases, dev_convs)
         grid.append({"answer": t.answer, "clarify": t.clarify, "margin": t.margin, **summarise(report)})
     grid.sort(key=lambda r: (r["cost"], -r["passed"]))
     for r in grid[:8]:
         print(f"answer={r['answer']:.2f} clarify={r['clarify']:.2f} margin={r['margin']:.2f}  "
               f"passed {r['passed']}/{r['cases']}  wrong {r['wrong']}  declined {r['declined']}  cost {r['cost']}")
+    # The gap bar (a declared gap answered below the answer bar), with the shipped answer, clarify and margin, on
+    # both dev splits: the lowest summed cost wins.
+    dev2_cases, dev2_convs = load_suite(DEV2)
+    gaps = []
+    for g in GAPS[:2] if smoke else GAPS:
+        with_thresholds(bot, replace(shipped, gap=g))
+        one, two = (summarise(run_suite(bot, c, v)) for c, v in ((dev_cases, dev_convs), (dev2_cases, dev2_convs)))
+        gaps.append({"gap": g, "cost": one["cost"] + two["cost"], "dev": one, "dev2": two})
+        print(f"gap={g}  dev passed {one['passed']}/{one['cases']} cost {one['cost']}  "
+              f"dev2 passed {two['passed']}/{two['cases']} cost {two['cost']}")
+    print(f"lowest cost: gap={min(gaps, key=lambda r: r['cost'])['gap']}")
     with_thresholds(bot, shipped)
     dev = summarise(run_suite(bot, dev_cases, dev_convs))
     hold_cases, hold_convs = load_suite(HOLDOUT)
@@ -68,7 +82,7 @@ def main(*, smoke: bool = False) -> dict[str, Any]:
     print(f"shipped {shipped}: dev {dev['passed']}/{dev['cases']} (wrong {dev['wrong']}), "
           f"holdout {holdout['passed']}/{holdout['cases']} (wrong {holdout['wrong']}, declined {holdout['declined']})")
     record = stamp("thresholds", {"smoke": smoke, "mode": bot.mode, "shipped": vars(shipped), "dev_shipped": dev,
-                                  "holdout_shipped": holdout, "grid_best": grid[:10]})
+                                  "holdout_shipped": holdout, "grid_best": grid[:10], "gap_sweep": gaps})
     if not smoke:
         save(record)
     return record

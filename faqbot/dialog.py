@@ -34,6 +34,7 @@ CONTEXT_EVIDENCE = 0.15
 # cannot be answered outright): they share something with the question. Chosen on the visitor dev split.
 HINT_FLOOR = 0.05
 MAX_PARTS = 3
+MAX_CLAUSES = 6  # clauses of one message read as questions: a bound on the work a long message costs
 # Both conjuncts of "does it help with X and Y" must match this surely to be read as two questions.
 DISTRIBUTE = 0.6
 
@@ -190,6 +191,8 @@ class Conversation:
         """The reply ranked candidates call for: answer, clarify between close ones, or decline."""
         t = self.kb.settings.thresholds
         ranked = sorted(candidates, key=lambda c: c.confidence, reverse=True)
+        if ranked and self._clear_gap(ranked):
+            return self._answer(ranked[0].entry.id, confidence=ranked[0].confidence)
         if not ranked or ranked[0].confidence < t.clarify:
             return self._fallback(a, ranked)
         top = ranked[0]
@@ -268,13 +271,19 @@ class Conversation:
         each, and offer the parts that are only likely as the first suggestions, so no part goes unanswered."""
         sure: list[Candidate] = []
         likely: list[Candidate] = []
-        for ranked in self._parts(a)[:MAX_PARTS]:
+        for ranked in self._parts(a):
             if not ranked or ranked[0].confidence < HINT_FLOOR:
                 continue
             top = ranked[0]
-            if any(c.entry.id == top.entry.id for c in (*sure, *likely)):
+            if any(c.entry.id == top.entry.id for c in sure):
                 continue
-            (sure if self._clear(ranked) else likely).append(top)
+            if self._clear(ranked):  # a later, clearer question for an entry a story only hinted at
+                likely = [c for c in likely if c.entry.id != top.entry.id]
+                sure.append(top)
+            elif all(c.entry.id != top.entry.id for c in likely):
+                likely.append(top)
+        # The first few questions answered, the rest offered: a story before them takes no question's place.
+        sure, likely = sure[:MAX_PARTS], [*sure[MAX_PARTS:], *likely]
         if not sure or len(sure) + len(likely) < 2:
             return None
         offered = [c.entry.question for c in likely]
@@ -292,13 +301,20 @@ class Conversation:
     def _clear(self, ranked: Sequence[Candidate]) -> bool:
         """A part of a message answered outright: sure enough, and ahead of the next reading by half the margin."""
         t = self.kb.settings.thresholds
-        return bool(ranked) and ranked[0].confidence >= t.answer and (
-            len(ranked) < 2 or ranked[0].confidence - ranked[1].confidence >= t.margin / 2)
+        return bool(ranked) and (self._clear_gap(ranked) or ranked[0].confidence >= t.answer and (
+            len(ranked) < 2 or ranked[0].confidence - ranked[1].confidence >= t.margin / 2))
+
+    def _clear_gap(self, ranked: Sequence[Candidate]) -> bool:
+        """A declared gap below the answer bar but past the KB's gap bar, with no other reading half as likely."""
+        t = self.kb.settings.thresholds
+        top = ranked[0]
+        return top.entry.is_gap and t.bar(gap=True) <= top.confidence < t.answer and (
+            len(ranked) < 2 or ranked[1].confidence <= top.confidence / 2)
 
     def _parts(self, a: Analysis) -> list[list[Candidate]]:
         """The ranked readings of each question in a message: its clauses, and a clause "P X and Y" as "P X" and
         "P Y" when X and Y alone each match an entry of their own (so "drugs and alcohol" stays one question)."""
-        clauses = split.clauses(a.text)
+        clauses = split.clauses(a.text)[:MAX_CLAUSES]
         coordinations = [split.coordination(c) for c in clauses]
         texts = list(dict.fromkeys([*clauses, *(t for co in coordinations if co for t in (
             co.first, *co.seconds, *co.conjuncts[0], co.conjuncts[1]))]))

@@ -71,6 +71,13 @@ class Thresholds:
     answer: float = 0.35
     clarify: float = 0.35
     margin: float = 0.20
+    # A declared gap is answered from this confidence (when nothing else is near): a gap reply only points to the
+    # consultation, so a wrong one costs little, and a fallback for "r u open sundays" costs more. None: ``answer``.
+    gap: float | None = None
+
+    def bar(self, *, gap: bool) -> float:
+        """The confidence an entry needs to be answered outright."""
+        return self.gap if gap and self.gap is not None else self.answer
 
 
 @dataclass(frozen=True)

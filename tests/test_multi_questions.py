@@ -223,3 +223,29 @@ def test_a_medical_question_is_referred_and_the_other_question_still_answered(bo
 def test_a_medical_question_alone_gets_the_referral_only(bot: Bot) -> None:
     reply = bot.ask("i am pregnant, can i get my teeth whitened")
     assert reply.type is ReplyType.REFERRAL and reply.parts == ()
+
+
+def test_a_declared_gap_answers_from_the_kbs_gap_bar_when_nothing_else_is_near(cache: str) -> None:
+    """A gap reply only points to the phone, so a KB may answer gaps below its answer bar (``thresholds.gap``);
+    a reading with another entry nearly as likely still declines, and without the setting nothing changes."""
+    plain = Bot.from_entries(ENTRIES, settings=SETTINGS, policy=RiskPolicy(), cache_dir=cache)
+    lenient = Bot.from_entries(ENTRIES, settings=Settings(
+        subject=SETTINGS.subject, thresholds=Thresholds(answer=0.35, clarify=0.35, margin=0.2, gap=0.05)),
+        policy=RiskPolicy(), cache_dir=cache)
+    weak = "any payment plans"  # gap-price well ahead of the rest, but under the answer bar
+    assert plain.ask(weak).type is ReplyType.FALLBACK
+    reply = lenient.ask(weak)
+    assert (reply.type, reply.entry) == (ReplyType.GAP, "gap-price")
+    # "what do you charge": the price gap, with the services entry almost as likely: still no gap reply.
+    assert lenient.ask("what do you charge").entry != "gap-price"
+
+
+@pytest.mark.parametrize("message, want", [
+    ("my teeth have been yellow for years and i hate smiling in photos. can you whiten my teeth, do you treat "
+     "bleeding gums, and how much is it", ("whitening", "gums", "gap-price")),
+    ("so my son is 12 and his teeth are crooked. do you fit braces? is it expensive? where can i park?",
+     ("braces", "gap-price", "gap-parking")),
+])
+def test_a_story_before_three_questions_takes_no_questions_place(bot: Bot, message: str,
+                                                                  want: tuple[str, ...]) -> None:
+    assert bot.conversation().ask(message).parts == want
