@@ -1,9 +1,10 @@
 """Safety triage: crisis recall and false alarms per category, rules vs classifier vs both, tuning vs holdout.
 
 ``python -m bench safety`` evaluates the shipped policy; ``--fit`` first trains the risk classifier on
-tests/data/safety_train.yaml, the older tests/data/safety_cases.yaml and everyday CLINC150 *train* sentences,
+tests/data/safety_train.yaml and safety_train2.yaml, the older tests/data/safety_cases.yaml, everyday CLINC150
+*train* sentences and the KB's and the visitor dev split's questions,
 chooses its thresholds on 5-fold cross-validated predictions of that training data (recall first), and writes
-faqbot/data/risk-model.json. The holdouts (``HOLDOUTS``: tests/data/safety_holdout*.yaml, the second and third written
+faqbot/data/risk-model.json. The holdouts (``HOLDOUTS``: tests/data/safety_holdout*.yaml, the second to fourth written
 blind before a round of tuning) are never used to fit or choose anything.
 """
 
@@ -33,6 +34,7 @@ from .fusion import CACHE
 
 DATA = ROOT / "tests" / "data"
 TRAIN = DATA / "safety_train.yaml"
+TRAIN2 = DATA / "safety_train2.yaml"  # round four, written by a helper who saw no rule and no holdout
 OLD = DATA / "safety_cases.yaml"
 VISITORS = ROOT / "knowledge" / "tests-visitors.yaml"
 # Never fitted on nor used to choose anything; each written before a round of tuning, the later two blind (by
@@ -236,6 +238,7 @@ def choose_thresholds(items: Sequence[Item], found: Sequence[Analysis], probs: A
     labels = np.array([label for _, label, _ in items])
     everyday = np.array([category in ("everyday-clinc", "kb-question") for _, _, category in items])
     crisis_p = probs[:, 2]
+    visitors = np.array([category == "kb-question" for _, _, category in items])
     crisis = _lowest(crisis_p, everyday, CRISIS_BUDGET)
     from_crisis = _lowest(crisis_p, everyday, CONCERN_BUDGET)
     concern_t = _best_f(probs[:, 1], labels == "concern", np.isin(labels, ("negative", "referral")),
@@ -255,6 +258,8 @@ def choose_thresholds(items: Sequence[Item], found: Sequence[Analysis], probs: A
     print(f"cross-validated: crisis reply for {outright[is_crisis].mean():.1%} of crisis messages, crisis reply or "
           f"crisis line for {graded[is_crisis].mean():.1%}; everyday sentences flagged "
           f"{(crisis_p[everyday] >= crisis).mean():.1%} / {(crisis_p[everyday] >= from_crisis).mean():.1%}")
+    print(f"cross-validated: visitor and KB questions flagged {(crisis_p[visitors] >= crisis).mean():.2%} at the "
+          f"crisis threshold {crisis:.3f}")
     hard = (labels == "negative") & ~everyday
     print(f"cross-validated: hard negatives flagged {(crisis_p[hard] >= crisis).mean():.1%}; referral by meaning "
           f"at {referral:.2f}: {(referral_p[is_ref] >= referral).mean():.1%} of referral questions, "
@@ -291,8 +296,8 @@ def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp+chars") 
     encoder = Encoder.load()
     cache = VectorCache(CACHE, encoder.id)
     kb = load(bundled_path())
-    train = (read(TRAIN) + read(OLD) + everyday("train", 200 if smoke else EVERYDAY_TRAIN) + kb_questions(kb)
-             + visitor_questions())
+    train = (read(TRAIN) + read(TRAIN2) + read(OLD) + everyday("train", 200 if smoke else EVERYDAY_TRAIN)
+             + kb_questions(kb) + visitor_questions())
     holdouts = {name: read(path) for name, path in {**HOLDOUTS, **DEV}.items()}
     daily = everyday("test", 100 if smoke else EVERYDAY_EVAL)
     if smoke:
