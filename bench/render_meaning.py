@@ -64,16 +64,18 @@ def thresholds_section(t: dict[str, Any]) -> list[str]:
 
 def _triage(r: dict[str, Any], label: str) -> tuple[int, int, int]:
     row = r.get(label, {"n": 0, "crisis": 0, "concern": 0})
-    return row["n"], row["crisis"], row.get("concern", 0)
+    # "line" counts a referral shown with the crisis line too; older records have only crisis and concern.
+    return row["n"], row["crisis"], row.get("line", row["crisis"] + row.get("concern", 0)) - row["crisis"]
 
 
 def safety_section(s: dict[str, Any]) -> list[str]:
     th = s["model"]
-    splits = [split for split in ("tuning", "holdout", "holdout2", "holdout3", "dev3") if split in s["results"]["both"]]
+    splits = [split for split in ("tuning", "holdout", "holdout2", "holdout3", "holdout4", "dev3")
+              if split in s["results"]["both"]]
     lines = ["## Safety triage", "",
              ("`python -m bench safety` (`--fit` retrains the classifier and chooses its thresholds on cross-validated "
-              "training data). The holdouts `tests/data/safety_holdout.yaml`, `safety_holdout2.yaml` and `safety_holdout3.yaml` "
-              "(the last two written blind before the second and third rounds of tuning) are never used to fit or "
+              "training data). The holdouts `tests/data/safety_holdout.yaml` to `safety_holdout4.yaml` "
+              "(the last three written blind, each before a round of tuning) are never used to fit or "
               "choose; `safety_dev3.yaml` is a dev set written blind whose misses were read (not trained on); everyday "
               "sentences are 2,000 "
               f"CLINC150 *test* utterances. Thresholds: crisis {th['crisis']}, crisis line "
@@ -98,7 +100,7 @@ def safety_section(s: dict[str, Any]) -> list[str]:
                        f"{cost['p50_ms']:.2f} ms, p99 {cost['p99_ms']:.2f} ms.")]
     for split in splits[1:]:
         lines += ["", f"{split.capitalize()} per category (rules + classifier):", "",
-                  "| category | n | crisis reply | crisis line | referral |", "|---|---|---|---|---|"]
+                  "| category | n | crisis reply | crisis line (concern) | referral |", "|---|---|---|---|---|"]
         for key, r in s["results"]["both"][split].items():
             if "/" in key:
                 lines.append(f"| {key} | {r['n']} | {r['crisis']} | {r['concern']} | {r['referral']} |")
