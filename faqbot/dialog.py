@@ -342,9 +342,12 @@ class Conversation:
                     continue
                 # No shared predicate, but a question and a listed topic of its own ("how it works and the hours"):
                 # two parts when each is answered outright on its own, by different entries.
-                if co.listed and self._clear(first) and self._clear(y) and first[0].entry.id != y[0].entry.id:
-                    parts += [first, y]
-                    continue
+                if co.listed:
+                    # "tell me how it works and the hours": nothing else in the message says what "it" is.
+                    first = self._rank_in_context(readings[co.first], limit=2)
+                    if self._clear(first) and self._clear(y) and first[0].entry.id != y[0].entry.id:
+                        parts += [first, y]
+                        continue
             # A clause alone ("what is it", "and how much") is read like a message of its own: with its context.
             parts.append(self._rank_in_context(readings[clause], limit=2, whole=False))
         return parts

@@ -206,3 +206,13 @@ def test_state_stays_bounded(bot: Bot) -> None:
 def test_state_from_garbage_is_a_fresh_state() -> None:
     state = ConversationState.from_dict({"state": "nope", "recent": [1, None], "options": "x", "wording": "y"})
     assert state.recent == [] and state.options == [] and state.wording == -1
+
+
+@pytest.mark.parametrize("message, want", [
+    ("tell me how it works and the hours", ("how-it-works", "gap-hours")),
+    ("tell me how it works and the risks", ("how-it-works", "safety-in-clinic")),
+])
+def test_a_question_about_it_and_a_listed_topic_are_both_answered(bot: Bot, message: str,
+                                                                 want: tuple[str, ...]) -> None:
+    """Nothing else in the message says what "it" is, so the first question leans on the KB's subject."""
+    assert bot.conversation().ask(message).parts == want
