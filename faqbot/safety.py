@@ -126,6 +126,9 @@ _THEY = (r"(?:he|she|they|my (?:\w+ )?(?:friend|brother|sister|son|daughter|mom|
          r"|partner|boyfriend|girlfriend|bf|gf|roommate|cousin|kid|child|baby|uncle|aunt|buddy|grandma|grandpa"
          r"|niece|nephew))")
 _SELVES = r"(?:himself|herself|themselves|themself)"
+# A relative named without "my" ("sister overdosed on her meds").
+_KIN = (r"(?:friend|brother|sister|son|daughter|mom|mother|dad|father|wife|husband|partner|boyfriend|girlfriend|bf|gf"
+        r"|roommate|cousin|kid|child|baby|uncle|aunt|buddy)")
 
 
 def _rules(*pairs: tuple[str, str]) -> tuple[tuple[str, re.Pattern[str]], ...]:
@@ -139,7 +142,8 @@ _DIRECT = _rules(
                 r"|\bend(?:ing)? (?:my life|it all)\b|\bcommit suicide\b|\b(?:noose|hang myself)\b"
                 r"|\bjump(?:ing)? (?:off (?:a|the|my)|in front of)\b|\b(?:slit|slash|slashed) my\b"
                 r"|\b(?:i|just) (?:attempted|tried) (?:suicide|to end)\b|\b(?:^|i am )(?:suicidal|suicide)$"),
-    ("suicide-method", r"\b(?:fastest|easiest|quickest|painless|surest|best) ways? to (?:die|kill|end|overdose)\b"
+    ("suicide-method", r"\b(?:fastest|easiest|quickest|painless|surest|best) (?:\w+ )?(?:ways?|drugs?|pills?|methods?)"
+                       r" to (?:die|kill|end|overdose)\b"
                        r"|\blethal dose\b|\bhow (?:much|many)(?: \w+){0,3} (?:would|will|does it take to|to) (?:kill|od"
                        r"|overdose|die)\b|\bhow many(?: \w+){0,2} (?:would|does|will) it take to"
                        r" (?:die|overdose|kill)\b|\bhow (?:much|many)(?: \w+){0,7} (?:to|so i|so that i|and|that i)"
@@ -290,7 +294,10 @@ def compile_rules(lexicon: Lexicon) -> Rules:
                       r"|\b(?:been|keep|started|start) (?:cutting|selfharming)\b|\b(?:to|been|keep|i) selfharm"),
         ("overdose-now", rf"\b{_ME} (?:overdosed|overdosing)\b|\boverdosing (?:right )?now\b|^(?:overdosing|overdosed)$"
                          rf"|\b{_WANT} to overdose\b|\b(?:{_OTHER}|i) (?:just |has |have )?overdosed\b"
-                         rf"|\b(?:{_OTHER}) (?:is )?overdosing\b|\boverdose on purpose\b"),
+                         rf"|\b(?:{_OTHER}) (?:is )?overdosing\b|\boverdose on purpose\b"
+                         rf"|\b{_KIN} (?:just |has |have )?(?:overdosed|is overdosing)\b"
+                         r"|\b(?:took|swallowed|taken|downed) (?:my|the|his|her|a) (?:whole|entire|full) (?:script"
+                         r"|prescription|bottle|supply|stash|month)\b"),
         ("overdose-now", r"\b(?:took|taken|swallowed|used|did|done|snorted|shot|injected|drank) (?:way )?too"
                          r" (?:much|many)\b"
                          rf"|\b(?:took|taken|swallowed|ate|had|used|did|snorted|drank|going to take) (?:way too much"
@@ -321,7 +328,14 @@ def compile_rules(lexicon: Lexicon) -> Rules:
                   r"|\b(?:gun|pistol|rifle|shotgun|revolver) is loaded\b"
                   r"|\b(?:loaded|bought|got|holding|cleaned|cleaning)(?: \w+){0,2} (?:gun|pistol|rifle|shotgun|revolver"
                   r"|firearm)\b(?=.*\b(?:tonight|myself|end|head|done|ready|goodbye|die)\b)"
-                  r"|\b(?:rope|noose) (?:is )?(?:ready|tied|set up|up|hanging)\b|\btied (?:a|the) (?:rope|noose)\b"),
+                  r"|\b(?:rope|noose) (?:is )?(?:ready|tied|set up|up|hanging)\b|\btied (?:a|the) (?:rope|noose)\b"
+                  # "30 of my pills would be lethal", a gun at hand, the code to the gun safe, an exhaust hose
+                  r"|\b\d+ of (?:my|these|those) (?:\w+ ){0,3}(?:would|will|could) (?:kill (?:me|a person|someone)"
+                  r"|be (?:lethal|fatal|deadly))\b"
+                  r"|\b(?:gun|pistol|9mm|glock|rifle|shotgun|revolver|handgun)\b(?: \w+){0,4} (?:in my (?:lap|hand|hands"
+                  r"|mouth)|next to me|on my (?:lap|bed|nightstand))\b"
+                  r"|\b(?:code|combination|key) to (?:the|his|her|my|our)(?: \w+)? (?:gun )?safe\b"
+                  r"|\b(?:hose|pipe|tube)(?: \w+){0,5} (?:exhaust|tailpipe)\b|\bcarbon monoxide\b"),
         ("timing", r"\b(?:tonight|today|tomorrow|this weekend|friday|saturday|sunday|monday|tuesday|wednesday|thursday)"
                    r"(?: is| will be)? the (?:night|day)\b(?! (?:of|for|before|after)\b)"
                    r"|\b(?:picked|chose|chosen|set|decided on) (?:a|the|my) (?:date|day|time|night)\b"
@@ -330,7 +344,26 @@ def compile_rules(lexicon: Lexicon) -> Rules:
                    r"|\b(?:will not|not going to) (?:be (?:here|around|alive)|make it|wake up|see)"
                    r" (?:tomorrow|much longer|by morning|the morning|next week|the weekend|another day|christmas"
                    r"|my birthday)\b"
-                   r"(?! (?:to|for|at|because|but|when|if|in|and can|can)\b)"),
+                   r"(?! (?:to|for|at|because|but|when|if|in|and can|can)\b)"
+                   # a last night, meal or day; a date picked or circled; "3am when everyones asleep, thats when"
+                   # (not "my last day at work", "a date for the consult", "counting down the days till")
+                   r"|\bthis is my last (?:night|day|week|weekend)\b"
+                   r"(?! (?:at|of|in|before|with|on|here|there|as|off|working|for)\b)|\blast day on earth\b"
+                   r"|\b(?:ate|eating|had|having|eaten) my last meal\b(?! (?:at|before|of)\b)|\bmy last day period\b"
+                   r"|\b(?:picked|chose|chosen|set|circled|marked) (?:a|the|my) (?:date|day)\b"
+                   r"(?! (?:for|of|to|with|at)\b)"
+                   r"|\bhave (?:a|the|my) (?:date|day) (?:picked|chosen|set)\b(?! (?:for|to)\b)|\bcircled it\b"
+                   r"|\bcounting down the days\b(?! (?:till|until|to|before)\b)|\bmy (?:night|day|time) to go\b"
+                   r"|\btonight i go\b"
+                   r"|\b(?:that is|thats|that will be) (?:when|the (?:night|day|time))$"
+                   r"|\bi am doing it (?:tonight|tomorrow|then|there|after|when|once|as soon)\b"
+                   r"|\b(?:soon as|once|when|after)(?: \w+){1,8} i am doing it\b"
+                   r"|\b(?:going to|gonna) do it (?:on|at|after|before|when|once)\b"),
+        ("plan", r"\bhow i am going to do it\b|\bhow i am going$|\b(?:worked|figured|thought) out how i am going\b"
+                 r"|\bpracticed with (?:the|a|my) (?:belt|rope|cord|noose)\b"
+                 r"|\b(?:hook|beam|rafter|pipe) (?:in|on) (?:my|the) (?:ceiling|garage|closet|basement)\b"
+                 r"(?=.*\b(?:strong|hold|enough|checked)\b)"
+                 r"|\b(?:when|what time) the (?:\w+ )?train (?:comes|passes|goes|runs)\b"),
         ("farewell", r"\b(?:wrote|writing|written|write|left|leaving|finished|typed) (?:a |my |the |out |all )?"
                      r"(?:suicide|goodbye|farewell|final|last) (?:note|notes|letter|letters|message|messages|video)\b"
                      r"|\b(?:giv(?:e|ing|en)|gave) away (?:all )?(?:of )?my (?:\w+ )?(?:stuff|things|belongings"

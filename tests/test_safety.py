@@ -214,6 +214,21 @@ IMMINENT_SIGNS = [
     "ive been giving away my belongings to friends this week",
     "how many of my xanax would it take so i never wake up",
     "please tell my sister that i am sorry",
+    # fourth round: a lethal amount counted, a weapon at hand, a last night or meal, a plan worked out
+    "30 of my seroquel would be lethal, i counted",
+    "theres a glock in my hand right now",
+    "i know the combination to my dads gun safe",
+    "bought a hose that fits the exhaust",
+    "brother just overdosed on his pills, hes gray",
+    "took my whole prescription an hour ago",
+    "this is my last weekend, i made my peace",
+    "had my last meal tonight, it was good",
+    "ive picked a day. sunday",
+    "counting down the days now, two more",
+    "i wrote down how im going to do it",
+    "figured out how im going",
+    "looked up what time the freight train comes through town",
+    "whats the most painless drug to overdose on",
 ]
 IMMINENT_LOOKALIKES = [
     "friday is the day of my consultation right?",
@@ -224,6 +239,15 @@ IMMINENT_LOOKALIKES = [
     "my brother bought a rifle for hunting season, unrelated but can he come with me",
     "when i was 19 i wrote a goodbye note. im 40 now and fine, asking about alcohol treatment",
     "i will not be around tomorrow to take your call, can i email instead",
+    "is 2 sessions enough for most people",
+    "is 40 minutes enough to get there from seattle",
+    "this is my last week at my job before i start treatment",
+    "we picked a date for the consult, is tuesday ok",
+    "i ate my last meal at 8, can i still come in at noon",
+    "counting down the days till my first session lol",
+    "my brother overdosed three years ago and survived, hes doing great now",
+    "what is the painless way to get through withdrawal",
+    "how am i going to pay for all this",
 ]
 
 
