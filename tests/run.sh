@@ -60,10 +60,10 @@ PY="${PYTHON:-python3}"
 # measured (docs/benchmarks.md), then every test.
 .venv/bin/faqbot lint --strict
 .venv/bin/faqbot test --min-accuracy 0.93
-.venv/bin/faqbot test knowledge/tests-visitors.yaml --min-accuracy 0.75
-.venv/bin/faqbot test knowledge/tests-visitors2.yaml --min-accuracy 0.65
-.venv/bin/faqbot test knowledge/tests-holdout.yaml --min-accuracy 0.72
-.venv/bin/faqbot test knowledge/tests-holdout2.yaml --min-accuracy 0.65
-.venv/bin/faqbot test knowledge/tests-holdout3.yaml --min-accuracy 0.72
-.venv/bin/faqbot test knowledge/tests-holdout4.yaml --min-accuracy 0.70
+.venv/bin/faqbot test knowledge/tests-visitors.yaml --min-accuracy 0.82
+.venv/bin/faqbot test knowledge/tests-visitors2.yaml --min-accuracy 0.74
+.venv/bin/faqbot test knowledge/tests-holdout.yaml --min-accuracy 0.80
+.venv/bin/faqbot test knowledge/tests-holdout2.yaml --min-accuracy 0.74
+.venv/bin/faqbot test knowledge/tests-holdout3.yaml --min-accuracy 0.78
+.venv/bin/faqbot test knowledge/tests-holdout4.yaml --min-accuracy 0.74
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
