@@ -60,8 +60,8 @@ stopwords, WRatio is rapidfuzz `WRatio` on `utils.default_process`. Each peer's 
 score (similarity, BM25 score or ChatterBot confidence), chosen on val like faqbot's.
 
 **Default knowledge base.** The tables above titled "Quality on CLINC150" measure the lexical tier alone; the
-bot ships with the meaning tier on ("Understanding by meaning" below). The bundled KB's thresholds (answer 0.35,
-clarify 0.35, margin 0.20) were chosen on the visitor dev split, not on the answer suite; the answer suite
+bot ships with the meaning tier on ("Understanding by meaning" below). The bundled KB's thresholds (answer 0.25,
+clarify 0.25, margin 0.15, gap 0.10) were chosen on the two visitor dev splits, not on the answer suite; the answer suite
 (`faqbot test`) is a regression floor, and its misses are listed by `faqbot test`.
 """
 

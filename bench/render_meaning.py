@@ -36,16 +36,18 @@ def fusion_section(f: dict[str, Any]) -> list[str]:
 
 def thresholds_section(t: dict[str, Any]) -> list[str]:
     s, dev, hold = t["shipped"], t["dev_shipped"], t["holdout_shipped"]
-    lines = ["## The default KB's thresholds (visitor dev split, holdout apart)", "",
-             ("`python -m bench thresholds` runs the whole dialog over `knowledge/tests-visitors.yaml` (the dev split) "
-              "for a grid of answer / clarify / margin thresholds; a wrong answer costs twice a decline. The holdout "
+    lines = ["## The default KB's thresholds (visitor dev splits, holdout apart)", "",
+             ("`python -m bench thresholds` runs the whole dialog over `knowledge/tests-visitors.yaml` and "
+              "`tests-visitors2.yaml` (the dev splits) for a grid of answer / clarify / margin thresholds, summing "
+              "their costs; a wrong answer costs twice a decline. The holdout "
               "`knowledge/tests-holdout.yaml` is run once, with the shipped thresholds, and never searched."), "",
              "| | answer | clarify | margin | passed | wrong | declined |", "|---|---|---|---|---|---|---|"]
     for label, r in (("shipped, dev", dev), ("shipped, holdout", hold)):
         lines.append(f"| {label} | {s['answer']} | {s['clarify']} | {s['margin']} | {r['passed']}/{r['cases']} "
                      f"({_pct(r['accuracy'])}) | {r['wrong']} | {r['declined']} |")
     for r in t["grid_best"][:3]:
-        lines.append(f"| grid, dev | {r['answer']} | {r['clarify']} | {r['margin']} | {r['passed']}/{r['cases']} "
+        two = f"; dev 2 {r['dev2']['passed']}/{r['dev2']['cases']}" if "dev2" in r else ""
+        lines.append(f"| grid, dev{two} | {r['answer']} | {r['clarify']} | {r['margin']} | {r['passed']}/{r['cases']} "
                      f"({_pct(r['accuracy'])}) | {r['wrong']} | {r['declined']} |")
     lines.append("")
     if t.get("gap_sweep"):
