@@ -49,6 +49,12 @@ def with_thresholds(bot: Bot, t: Thresholds) -> Bot:
     return bot
 
 
+def both_splits(bot: Bot, *suites: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The summaries of the two dev splits, each given as (cases, conversations), under the bot's thresholds."""
+    one, two = (summarise(run_suite(bot, cases, conversations)) for cases, conversations in suites)
+    return one, two
+
+
 def main(*, smoke: bool = False) -> dict[str, Any]:
     bot = Bot.load(ROOT / "knowledge")
     shipped = bot.kb.settings.thresholds
@@ -62,7 +68,7 @@ def main(*, smoke: bool = False) -> dict[str, Any]:
     for a, g, m in itertools.product(answers, clarify_gaps, margins):
         t = Thresholds(answer=a, clarify=round(max(a - g, 0.05), 3), margin=m, gap=shipped.gap)
         with_thresholds(bot, t)
-        one, two = (summarise(run_suite(bot, c, v)) for c, v in ((dev_cases, dev_convs), (dev2_cases, dev2_convs)))
+        one, two = both_splits(bot, (dev_cases, dev_convs), (dev2_cases, dev2_convs))
         grid.append({"answer": t.answer, "clarify": t.clarify, "margin": t.margin, **one, "dev2": two,
                      "cost": one["cost"] + two["cost"]})
     # On equal cost, fewer wrong answers: a visitor who gets the wrong entry may believe it.
@@ -76,7 +82,7 @@ def main(*, smoke: bool = False) -> dict[str, Any]:
     gaps = []
     for g in GAPS[:2] if smoke else GAPS:
         with_thresholds(bot, replace(shipped, gap=g))
-        one, two = (summarise(run_suite(bot, c, v)) for c, v in ((dev_cases, dev_convs), (dev2_cases, dev2_convs)))
+        one, two = both_splits(bot, (dev_cases, dev_convs), (dev2_cases, dev2_convs))
         gaps.append({"gap": g, "cost": one["cost"] + two["cost"], "dev": one, "dev2": two})
         print(f"gap={g}  dev passed {one['passed']}/{one['cases']} cost {one['cost']}  "
               f"dev2 passed {two['passed']}/{two['cases']} cost {two['cost']}")

@@ -308,7 +308,7 @@ class Conversation:
         """A declared gap below the answer bar but past the KB's gap bar, with no other reading half as likely."""
         t = self.kb.settings.thresholds
         top = ranked[0]
-        return top.entry.is_gap and t.bar(gap=True) <= top.confidence < t.answer and (
+        return top.entry.is_gap and t.gap_bar <= top.confidence < t.answer and (
             len(ranked) < 2 or ranked[1].confidence <= top.confidence / 2)
 
     def _parts(self, a: Analysis) -> list[list[Candidate]]:

@@ -75,9 +75,10 @@ class Thresholds:
     # consultation, so a wrong one costs little, and a fallback for "r u open sundays" costs more. None: ``answer``.
     gap: float | None = None
 
-    def bar(self, *, gap: bool) -> float:
-        """The confidence an entry needs to be answered outright."""
-        return self.gap if gap and self.gap is not None else self.answer
+    @property
+    def gap_bar(self) -> float:
+        """The confidence a declared gap needs to be answered outright."""
+        return self.answer if self.gap is None else self.gap
 
 
 @dataclass(frozen=True)

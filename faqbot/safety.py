@@ -122,13 +122,11 @@ _NOT = r"(?:not|barely|hardly|never|stopped|stop|struggling to|trouble|hard to)"
 
 _TO_DIE = r"(?:die|be dead|not (?:be alive|exist|wake up)|end (?:it|things|everything|my life|it all))"
 _PEOPLE = r"(?:someone|somebody|him|her|them|people|everyone|my (?:wife|husband|partner|kids?|family|mom|dad))"
-_THEY = (r"(?:he|she|they|my (?:\w+ )?(?:friend|brother|sister|son|daughter|mom|mother|dad|father|wife|husband"
-         r"|partner|boyfriend|girlfriend|bf|gf|roommate|cousin|kid|child|baby|uncle|aunt|buddy|grandma|grandpa"
-         r"|niece|nephew))")
-_SELVES = r"(?:himself|herself|themselves|themself)"
-# A relative named without "my" ("sister overdosed on her meds").
+# Someone close, also named without "my" ("sister overdosed on her meds").
 _KIN = (r"(?:friend|brother|sister|son|daughter|mom|mother|dad|father|wife|husband|partner|boyfriend|girlfriend|bf|gf"
         r"|roommate|cousin|kid|child|baby|uncle|aunt|buddy)")
+_THEY = rf"(?:he|she|they|my (?:\w+ )?(?:{_KIN}|grandma|grandpa|niece|nephew))"
+_SELVES = r"(?:himself|herself|themselves|themself)"
 
 
 def _rules(*pairs: tuple[str, str]) -> tuple[tuple[str, re.Pattern[str]], ...]:

@@ -128,4 +128,3 @@ def test_a_pinned_model_directory_loads(tmp_path: Path) -> None:
     enc = Encoder.load(tmp_path)
     assert enc.encode(["hello"]).shape == (1, enc.dim)
     shutil.rmtree(tmp_path)
-
