@@ -33,6 +33,7 @@ CONTEXT_EVIDENCE = 0.15
 # Entries this sure are worth naming as suggestions (after a miss, or for a part of a multi-question message that
 # cannot be answered outright): they share something with the question. Chosen on the visitor dev split.
 HINT_FLOOR = 0.05
+UNMATCHED = 0.10  # below this no entry reads the message at all (small talk may then match by a looser bar)
 MAX_PARTS = 3
 MAX_CLAUSES = 6  # clauses of one message read as questions: a bound on the work a long message costs
 # Both conjuncts of "does it help with X and Y" must match this surely to be read as two questions.
@@ -226,8 +227,8 @@ class Conversation:
         if several is not None:
             return several
         candidates = self._rank_in_context(a)
-        small = self.smalltalk.match(a)
         top = candidates[0].confidence if candidates else 0.0
+        small = self.smalltalk.match(a, unmatched=top < UNMATCHED)
         # A message that is nearly a small-talk phrase is small talk; otherwise the surer reading wins.
         if small is not None and (small.confidence >= SMALLTALK_CERTAIN or small.confidence >= top):
             item = small.item
