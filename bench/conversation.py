@@ -21,7 +21,8 @@ SUITES = {"dev": ROOT / "knowledge" / "tests-visitors.yaml", "dev2": ROOT / "kno
           "holdout": ROOT / "knowledge" / "tests-holdout.yaml",
           "holdout2": ROOT / "knowledge" / "tests-holdout2.yaml",
           "holdout3": ROOT / "knowledge" / "tests-holdout3.yaml",  # written blind before the third tuning
-          "holdout4": ROOT / "knowledge" / "tests-holdout4.yaml"}  # written blind before the fourth tuning
+          "holdout4": ROOT / "knowledge" / "tests-holdout4.yaml",  # written blind before the fourth tuning
+          "holdout5": ROOT / "knowledge" / "tests-holdout5.yaml"}  # written blind before the fifth tuning
 REPEAT_ASKED = ("repeat", "again", "what did you say", "come again")
 
 
