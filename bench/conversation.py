@@ -65,7 +65,8 @@ def measure(bot: Bot, path: Any) -> dict[str, Any]:
         if "+" in case.expect:
             out["multi_cases"] += 1
             wanted = case.expect.split("+")
-            offered = set(reply.parts) | {reply.entry or ""} | {
+            # A referral part is covered by the referral itself ("... and can i stay on my methadone").
+            offered = set(reply.parts) | {reply.entry or "", reply.type.value} | {
                 e.id for e in bot.kb.entries if e.question in reply.suggestions} | {o.entry for o in reply.options}
             if all(w in offered for w in wanted):
                 out["multi_covered"] += 1

@@ -93,8 +93,9 @@ class Conversation:
         elif self._starts_callback(a):
             reply = self._start_callback()
         elif verdict.risk is Risk.REFERRAL:
-            reply = self._with_offer(self._referral(a))
-            if verdict.line:
+            reply, worried = self._referral(a)
+            reply = self._with_offer(reply)
+            if verdict.line or worried:
                 reply = self._with_concern(reply, a.language)
         else:
             reply = self._respond(a)
@@ -154,22 +155,32 @@ class Conversation:
         self.state.enter(State.CALLBACK, step=result.step, draft=result.draft)
         return Reply(ReplyType.CALLBACK, result.text, confidence=1.0)
 
-    def _referral(self, a: Analysis) -> Reply:
+    def _referral(self, a: Analysis) -> tuple[Reply, bool]:
         """A personal medical question goes to a clinician; the other questions of the same message that match
-        clearly and carry no risk of their own are still answered, a section each, after the referral."""
+        clearly and are no crisis or medical question of their own are still answered, a section each, after the
+        referral. Also says whether an answered part read as possible risk (the reply then shows the crisis line)."""
         text = self.kb.settings.safety.referral or self.kb.settings.fallback
-        clauses = split.clauses(a.text)[:MAX_PARTS]
+        clauses = split.clauses(a.text)[:MAX_CLAUSES]
         answered: list[Candidate] = []
+        offered: list[Candidate] = []  # only likely: offered first among the suggestions, so no part goes unheard
+        worried = False
         if len(clauses) > 1:
             for part in self.engine.analyzer.analyze_many(clauses):
-                if self.policy.assess(part).risk is not Risk.NONE:
+                risk = self.policy.assess(part).risk
+                if risk in (Risk.CRISIS, Risk.REFERRAL):
                     continue
                 ranked = self.engine.rank(part, limit=2)
-                if self._clear(ranked) and all(c.entry.id != ranked[0].entry.id for c in answered):
+                if not ranked or any(c.entry.id == ranked[0].entry.id for c in [*answered, *offered]):
+                    continue
+                if self._clear(ranked) and len(answered) < MAX_PARTS:
                     answered.append(ranked[0])
+                    worried = worried or risk is Risk.CONCERN
+                elif ranked[0].confidence >= HINT_FLOOR:
+                    offered.append(ranked[0])
         sections = [_section(c) for c in answered]
+        suggestions = tuple(dict.fromkeys([*(c.entry.question for c in offered), *self._handoff()]))
         return Reply(ReplyType.REFERRAL, "\n\n".join([text, *sections]), confidence=1.0,
-                     suggestions=self._handoff(), parts=tuple(c.entry.id for c in answered))
+                     suggestions=suggestions[:MAX_SUGGESTIONS], parts=tuple(c.entry.id for c in answered)), worried
 
     def _with_offer(self, reply: Reply) -> Reply:
         """The visitor spoke of booking or a person: the way to a callback request among the suggestions."""
@@ -316,9 +327,13 @@ class Conversation:
         """The ranked readings of each question in a message: its clauses, and a clause "P X and Y" as "P X" and
         "P Y" when X and Y alone each match an entry of their own (so "drugs and alcohol" stays one question)."""
         clauses = split.clauses(a.text)[:MAX_CLAUSES]
+        whole = split.listed(a.text)[:MAX_CLAUSES]
+        if len(whole) > len(clauses):  # "explain the fees, the parking, and what you offer": one list, not two clauses
+            clauses = [a.text]
         coordinations = [split.coordination(c) for c in clauses]
+        lists = [split.listed(c)[:MAX_CLAUSES] for c in clauses]
         texts = list(dict.fromkeys([*clauses, *(t for co in coordinations if co for t in (
-            co.first, *co.seconds, *co.conjuncts[0], co.conjuncts[1]))]))
+            co.first, *co.seconds, *co.conjuncts[0], co.conjuncts[1])), *(t for items in lists for t in items)]))
         if len(texts) < 2:
             return []
         readings = dict(zip(texts, self.engine.analyzer.analyze_many(texts), strict=True))
@@ -331,7 +346,15 @@ class Conversation:
             return max(ranked, key=lambda r: r[0].confidence, default=[])
 
         parts: list[list[Candidate]] = []
-        for clause, co in zip(clauses, coordinations, strict=True):
+        for clause, co, items in zip(clauses, coordinations, lists, strict=True):
+            if items:
+                # A list of questions or topics: its items are the parts when two or more are answered outright,
+                # each by an entry of its own ("explain how it works, the safety side, and the sessions").
+                ranked_items = [self._rank_in_context(readings[t], limit=2, whole=False) for t in items]
+                clear = {r[0].entry.id for r in ranked_items if self._clear(r)}
+                if len(clear) >= 2:
+                    parts += ranked_items
+                    continue
             if co is not None:
                 x, y = best(co.conjuncts[0], other=[]), rank(co.conjuncts[1])
                 first = rank(co.first)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from .text import STOPWORDS, normalize
 
-__all__ = ["Coordination", "clauses", "coordination"]
+__all__ = ["Coordination", "clauses", "coordination", "listed"]
 
 # Words that open a question ("whats" and "r u" as typed). A conjunction followed by one starts a new question.
 _OPENER = (r"(?:how|hows|what|whats|when|where|wheres|who|whos|why|which|is|are|am|do|does|did|can|could|will"
@@ -60,6 +60,25 @@ def _comma_questions(clause: str) -> list[str]:
     if len(pieces) < 2 or not _OPENS.match(pieces[0].strip()):
         return [clause]
     return [p.strip() for p in pieces if normalize(p)]
+
+
+_LIST = re.compile(r"\s*,\s*(?:and\s+)?", re.IGNORECASE)
+# A list is a list of questions only when it opens as a question or a request; a story's commas are not a list.
+_ASKS = re.compile(_OPENER + r"|(?:please\s+)?(?:explain|tell me|describe|what about|info on|questions? about)\b",
+                   re.IGNORECASE)
+
+
+def listed(clause: str) -> list[str]:
+    """The items of a list with commas ("explain how it works, the safety side, and the number of sessions"), or
+    nothing: a list opens as a question or a request, and has three items or more, or two when the second opens
+    with "and". Only a reading: the dialog keeps it
+    when the items are answered outright by different entries."""
+    pieces = [p for p in (q.strip(" .") for q in _LIST.split(clause)) if normalize(p)]
+    if not pieces or not _ASKS.match(pieces[0]):
+        return []
+    if len(pieces) >= 3 or len(pieces) == 2 and re.search(r",\s*and\s", clause, re.IGNORECASE):
+        return pieces
+    return []
 
 
 def coordination(clause: str) -> Coordination | None:

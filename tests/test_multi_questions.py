@@ -8,7 +8,7 @@ import pytest
 from faqbot import Bot
 from faqbot.models import ReplyType, Settings, Thresholds
 from faqbot.safety import RiskPolicy
-from faqbot.split import clauses, coordination
+from faqbot.split import clauses, coordination, listed
 
 ENTRIES = [
     {"id": "about", "question": "What is Brightsmile dental care?", "answer": "A family dental practice.",
@@ -249,3 +249,26 @@ def test_a_declared_gap_answers_from_the_kbs_gap_bar_when_nothing_else_is_near(c
 def test_a_story_before_three_questions_takes_no_questions_place(bot: Bot, message: str,
                                                                   want: tuple[str, ...]) -> None:
     assert bot.conversation().ask(message).parts == want
+
+
+@pytest.mark.parametrize("message, want", [
+    ("tell me about whitening, braces, and the gum disease treatment", {"whitening", "braces", "gums"}),
+    ("explain the fees, the parking, and what treatments you offer", {"gap-price", "gap-parking", "services"}),
+    ("please describe teeth whitening, and gingivitis care", {"whitening", "gums"}),
+])
+def test_a_comma_list_of_topics_after_a_request_answers_each(bot: Bot, message: str, want: set[str]) -> None:
+    assert want <= reached(bot.conversation().ask(message))
+
+
+def test_commas_in_a_story_are_not_a_list() -> None:
+    assert listed("my kid is nine, he has crooked teeth, and bleeding gums") == []
+    assert listed("whitening, braces") == []  # two items need "and": a comma alone may be a preface
+    assert listed("what about whitening, braces, and parking") == ["what about whitening", "braces", "parking"]
+
+
+def test_a_part_only_likely_beside_a_referral_is_offered(cache: str) -> None:
+    """A medical question with a vaguer one: the referral, and the vaguer question offered, not dropped."""
+    bot = Bot.from_entries(ENTRIES, settings=SETTINGS, cache_dir=cache, policy=RiskPolicy())
+    reply = bot.ask("i am pregnant, can i have my teeth bleached? also something about my gums bleeding a bit")
+    assert reply.type is ReplyType.REFERRAL
+    assert "gums" in reached(reply)
