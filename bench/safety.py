@@ -1,10 +1,9 @@
 """Safety triage: crisis recall and false alarms per category, rules vs classifier vs both, tuning vs holdout.
 
 ``python -m bench safety`` evaluates the shipped policy; ``--fit`` first trains the risk classifier on
-tests/data/safety_train.yaml and safety_train2.yaml, the older tests/data/safety_cases.yaml, everyday CLINC150
-*train* sentences and the KB's and the visitor dev split's questions,
-chooses its thresholds on 5-fold cross-validated predictions of that training data (recall first), and writes
-faqbot/data/risk-model.json. The holdouts (``HOLDOUTS``: tests/data/safety_holdout*.yaml, the second to fifth written
+tests/data/safety_train.yaml and safety_train2.yaml, the older tests/data/safety_cases.yaml,
+everyday CLINC150 *train* sentences and the KB's and the visitor dev split's questions, chooses its thresholds on 5-fold cross-validated predictions of that training data (recall first), and writes
+faqbot/data/risk-model.json. The holdouts (``HOLDOUTS``: tests/data/safety_holdout*.yaml, the second to sixth written
 blind before a round of tuning) are never used to fit or choose anything.
 """
 
@@ -38,6 +37,10 @@ TRAIN = DATA / "safety_train.yaml"
 # visitors' questions, crises that ask a question), is not read: a refit with it was measured on holdout 5 and not
 # shipped (docs/safety.md).
 TRAIN2 = DATA / "safety_train2.yaml"
+# Round five wrote tests/data/safety_train4.yaml: contrast pairs, a crisis and an ordinary message sharing their
+# alarming words ("my allergy pills before the pharmacy closes tonight"), by a helper who read no project file. It is
+# not read: a refit with it halved false alarms on the dev sets but gave four more holdout crisis messages no crisis
+# line at all, against a bar set beforehand (docs/safety.md).
 OLD = DATA / "safety_cases.yaml"
 VISITORS = ROOT / "knowledge" / "tests-visitors.yaml"
 # Never fitted on nor used to choose anything; each written before a round of tuning, the later two blind (by
@@ -329,8 +332,9 @@ def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp+chars") 
     else:
         model = RiskClassifier.load(DEFAULT_MODEL, encoder_id=encoder.id)
     assert model is not None
-    classifier_only = RiskPolicy(lexicon=type(kb.risk)(), texts=kb.settings.safety, classifier=model)
-    both = RiskPolicy(lexicon=kb.risk, texts=kb.settings.safety, classifier=model)
+    clauses = Analyzer(encoder=encoder).analyze_many  # a worried message read clause by clause, as in the Bot
+    classifier_only = RiskPolicy(lexicon=type(kb.risk)(), texts=kb.settings.safety, classifier=model, clauses=clauses)
+    both = RiskPolicy(lexicon=kb.risk, texts=kb.settings.safety, classifier=model, clauses=clauses)
     results: dict[str, Any] = {}
     for name, policy in (("rules", rules), ("classifier", classifier_only), ("both", both)):
         results[name] = {"tuning": score(train, found_train, policy),

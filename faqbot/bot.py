@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from . import knowledge
+from .analysis import Analysis
 from .callback import DEFAULT_REGION
 from .classifier import DEFAULT_MODEL, RiskClassifier
 from .dialog import Conversation, ConversationState
@@ -59,7 +60,7 @@ class Bot:
         cache = VectorCache(default_cache_dir() if cache_dir is None else cache_dir, enc.id) if enc else None
         self.engine = Engine(kb.entries, synonyms=kb.synonyms, options=options, encoder=enc, cache=cache)
         self.smalltalk = SmallTalkMatcher(kb.smalltalk, encode=enc.encode if enc else None)
-        self.policy = policy or default_policy(kb, enc)
+        self.policy = policy or default_policy(kb, enc, clauses=self.engine.analyzer.analyze_many)
         self.rotation = Rotation()  # fallback wordings take turns across all of this bot's conversations
         # The entry the KB's subject alone reads as ("ketamine therapy": what it is), for the dialog's context.
         subject = kb.settings.subject
@@ -108,9 +109,11 @@ class Bot:
         return {"name": s.name, "greeting": s.greeting, "suggestions": list(s.suggestions)}
 
 
-def default_policy(kb: KnowledgeBase, encoder: Encoder | None) -> RiskPolicy:
-    """The KB's lexicon and texts with the shipped classifier, when it fits the encoder."""
+def default_policy(kb: KnowledgeBase, encoder: Encoder | None, *,
+                   clauses: Callable[[Sequence[str]], Sequence[Analysis]] | None = None) -> RiskPolicy:
+    """The KB's lexicon and texts with the shipped classifier, when it fits the encoder; ``clauses`` lets it read
+    a worried message clause by clause."""
     classifier = None
     if encoder is not None and DEFAULT_MODEL.is_file():
         classifier = RiskClassifier.load(DEFAULT_MODEL, encoder_id=encoder.id)
-    return RiskPolicy(lexicon=kb.risk, texts=kb.settings.safety, classifier=classifier)
+    return RiskPolicy(lexicon=kb.risk, texts=kb.settings.safety, classifier=classifier, clauses=clauses)

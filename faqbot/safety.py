@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
+from .split import clauses as split_clauses
 from .text import fold, normalize
 
 if TYPE_CHECKING:
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
 
 
 CLASSIFIER_MIN_WORDS = 2  # English messages this short get at most a concern from the classifier
+# A message the classifier worries about, read clause by clause: one clause past this many times the crisis threshold
+# makes a crisis ("what are your hours, im at the train tracks"; a question beside it pulls the whole message's score
+# down). Chosen on the dev sets (dev 3, safety_train3.yaml, CLINC150 val), see docs/safety.md.
+CLAUSE_BAR = 1.2
+MAX_CLAUSES = 6  # a bound on the encoder's work for one long message
 
 
 class Risk(str, enum.Enum):
@@ -179,6 +185,9 @@ def _fires(rules: tuple[tuple[str, re.Pattern[str]], ...], norm: str) -> str:
 
 # Clause boundaries: a past or hypothetical word vetoes only the clause it stands in.
 _CLAUSES = re.compile(r"[.!?;\n]+|,\s*(?=but\b|and now\b|now\b|so\b)|\s+(?=but\b|and now\b|except now\b)")
+# After a question, a comma before "i ..." or "my ..." starts a statement the question's veto must not reach: "can you
+# text me back, i have my dad's rifle in my lap".
+_AFTER_QUESTION = re.compile(r",\s*(?=(?:i|im|ive|my)\b)")
 
 
 @dataclass(frozen=True)
@@ -193,17 +202,27 @@ def _read(text: str) -> _Reading:
     """Prepare ``text`` and keep the clauses no veto clears: a clause that talks about danger in the past, in a
     hypothetical or as a general question is dropped (only that clause: the veto never reaches the others)."""
     norm = _prepare(text)
-    live = []
-    for clause in (_prepare(c) for c in _CLAUSES.split(fold(text))):
+    live: list[str] = []
+    for raw in _CLAUSES.split(fold(text)):
+        clause = _prepare(raw)
         if not clause:
             continue
-        now = _NOW.search(clause) or _NOW.search(norm)
-        if _PAST.search(clause) and not now:
-            continue
-        if not now and (_HYPOTHETICAL.search(clause) or (_QUESTION.search(clause) and not _CONCRETE.search(clause))):
-            continue
-        live.append(clause)
+        if _alive(clause, norm):
+            live.append(clause)
+        elif _QUESTION.search(clause):
+            # The question's veto stops at a statement after it: "can you text me back, i have a rifle in my lap".
+            live += [p for p in map(_prepare, _AFTER_QUESTION.split(raw)[1:]) if p and _alive(p, norm)]
     return _Reading(norm, tuple(live))
+
+
+def _alive(clause: str, norm: str) -> bool:
+    """No veto clears ``clause``: it does not talk of danger in the past, in a hypothetical or as a general question
+    (unless the message says it is happening now)."""
+    now = _NOW.search(clause) or _NOW.search(norm)
+    if _PAST.search(clause) and not now:
+        return False
+    asks = _QUESTION.search(clause) and not _CONCRETE.search(clause)
+    return bool(now) or not (_HYPOTHETICAL.search(clause) or asks)
 
 
 def _situational(reading: _Reading, rules: tuple[tuple[str, re.Pattern[str]], ...]) -> str:
@@ -410,12 +429,16 @@ class RiskPolicy:
     """
 
     def __init__(self, *, lexicon: Lexicon | None = None, texts: Safety | None = None,
-                 classifier: RiskClassifier | None = None) -> None:
+                 classifier: RiskClassifier | None = None,
+                 clauses: Callable[[Sequence[str]], Sequence[Analysis]] | None = None) -> None:
+        """``clauses`` analyses the clauses of a message (the turn's analyzer, whose vectors the matcher then
+        reuses); without it a worried message is judged whole."""
         from .models import Safety
 
         self.lexicon = lexicon or Lexicon()
         self.texts = texts or Safety()
         self.classifier = classifier
+        self._clauses = clauses
         self._rules = compile_rules(self.lexicon)
 
     @property
@@ -424,6 +447,26 @@ class RiskPolicy:
 
     def assess(self, a: Analysis) -> Verdict:
         """The risk of one analysed message; crisis wins over referral, referral over concern."""
+        verdict = self._whole(a)
+        if verdict.risk is Risk.CONCERN and self._clause_in_crisis(a):
+            return Verdict(Risk.CRISIS, "clause")
+        return verdict
+
+    def _clause_in_crisis(self, a: Analysis) -> bool:
+        """One clause of a worried message sure of a crisis on its own."""
+        c = self.classifier
+        if c is None or self._clauses is None:
+            return False
+        parts = split_clauses(a.text)[:MAX_CLAUSES]
+        if len(parts) < 2:
+            return False
+        read = [p for p in self._clauses(parts) if p.vector is not None]
+        if not read:
+            return False
+        crisis = c.probabilities([p.vector for p in read], [p.text for p in read])[:, 2]
+        return any(float(x) >= c.crisis * CLAUSE_BAR for x in crisis)
+
+    def _whole(self, a: Analysis) -> Verdict:
         if a.empty and not a.text.strip():
             return Verdict(Risk.NONE)
         reading = _read(a.text)

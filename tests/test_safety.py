@@ -127,7 +127,7 @@ def test_safety_imports_only_stdlib_rapidfuzz_and_text() -> None:
     tree = ast.parse((ROOT / "faqbot" / "safety.py").read_text())
     allowed = {"__future__", "enum", "re", "collections.abc", "dataclasses", "functools", "typing", "rapidfuzz",
                "rapidfuzz.distance"}
-    ours = {"text", "analysis", "classifier", "models"}  # the last three for type hints only
+    ours = {"text", "split", "analysis", "classifier", "models"}  # the last three for type hints only
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom):
             assert node.level == 1 and node.module in ours or node.module in allowed, ast.dump(node)
@@ -229,6 +229,10 @@ IMMINENT_SIGNS = [
     "figured out how im going",
     "looked up what time the freight train comes through town",
     "whats the most painless drug to overdose on",
+    # fifth round: a statement after a question is not a question ("can you text me back, i have ...")
+    "can you text me back, i have my dads rifle in my lap",
+    "is anyone there, i saved up all my pills",
+    "whats your number, ive got the rope tied in the garage",
 ]
 IMMINENT_LOOKALIKES = [
     "friday is the day of my consultation right?",
@@ -248,6 +252,10 @@ IMMINENT_LOOKALIKES = [
     "my brother overdosed three years ago and survived, hes doing great now",
     "what is the painless way to get through withdrawal",
     "how am i going to pay for all this",
+    "do you treat people like me, i used to hoard pills years ago",
+    "can i bring my dog, i have a service animal",
+    "is the consult free, my husband is loaded lol",
+    "do you take people who hunt, i keep a rifle in my truck",
 ]
 
 
