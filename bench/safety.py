@@ -1,10 +1,12 @@
 """Safety triage: crisis recall and false alarms per category, rules vs classifier vs both, tuning vs holdout.
 
 ``python -m bench safety`` evaluates the shipped policy; ``--fit`` first trains the risk classifier on
-tests/data/safety_train.yaml and safety_train2.yaml, the older tests/data/safety_cases.yaml,
-everyday CLINC150 *train* sentences and the KB's and the visitor dev split's questions, chooses its thresholds on 5-fold cross-validated predictions of that training data (recall first), and writes
-faqbot/data/risk-model.json. The holdouts (``HOLDOUTS``: tests/data/safety_holdout*.yaml, the second to sixth written
-blind before a round of tuning) are never used to fit or choose anything.
+tests/data/safety_train.yaml, safety_train2.yaml and safety_train4.yaml, the older tests/data/safety_cases.yaml,
+everyday CLINC150 *train* sentences and the KB's and the visitor dev split's questions, chooses its thresholds on
+5-fold cross-validated predictions of that training data (recall first), and writes faqbot/data/risk-model.json;
+``--fit --line`` does the same without safety_train4.yaml and writes the line-only second opinion,
+faqbot/data/risk-model-line.json. The holdouts (``HOLDOUTS``: tests/data/safety_holdout*.yaml, the second to seventh
+written blind before a round of tuning) are never used to fit or choose anything.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 import yaml
 
 from faqbot.analysis import Analysis, Analyzer
-from faqbot.classifier import CHAR_BUCKETS, CLASSES, DEFAULT_MODEL, CharModel, RiskClassifier, char_grams
+from faqbot.classifier import CHAR_BUCKETS, CLASSES, DEFAULT_MODEL, LINE_MODEL, CharModel, RiskClassifier, char_grams
 from faqbot.encoder import Encoder
 from faqbot.knowledge import bundled_path, load
 from faqbot.safety import Risk, RiskPolicy, Verdict
@@ -37,10 +39,10 @@ TRAIN = DATA / "safety_train.yaml"
 # visitors' questions, crises that ask a question), is not read: a refit with it was measured on holdout 5 and not
 # shipped (docs/safety.md).
 TRAIN2 = DATA / "safety_train2.yaml"
-# Round five wrote tests/data/safety_train4.yaml: contrast pairs, a crisis and an ordinary message sharing their
-# alarming words ("my allergy pills before the pharmacy closes tonight"), by a helper who read no project file. It is
-# not read: a refit with it halved false alarms on the dev sets but gave four more holdout crisis messages no crisis
-# line at all, against a bar set beforehand (docs/safety.md).
+# Round five: contrast pairs, a crisis and an ordinary message sharing their alarming words ("my allergy pills before
+# the pharmacy closes tonight"), by a helper who read no project file. The main model is fitted with them; the line
+# model (``--fit --line``, the fourth model) without them, since alone the main one let a few crisis lines go.
+TRAIN4 = DATA / "safety_train4.yaml"
 OLD = DATA / "safety_cases.yaml"
 VISITORS = ROOT / "knowledge" / "tests-visitors.yaml"
 # Never fitted on nor used to choose anything; each written before a round of tuning, the later two blind (by
@@ -48,7 +50,8 @@ VISITORS = ROOT / "knowledge" / "tests-visitors.yaml"
 # 2026-12-03 (fourth round).
 HOLDOUTS = {"holdout": DATA / "safety_holdout.yaml", "holdout2": DATA / "safety_holdout2.yaml",
             "holdout3": DATA / "safety_holdout3.yaml", "holdout4": DATA / "safety_holdout4.yaml",
-            "holdout5": DATA / "safety_holdout5.yaml", "holdout6": DATA / "safety_holdout6.yaml"}
+            "holdout5": DATA / "safety_holdout5.yaml", "holdout6": DATA / "safety_holdout6.yaml",
+            "holdout7": DATA / "safety_holdout7.yaml"}
 # A dev set written blind to the rules on 2026-12-02 and read since (its misses were looked at): not a holdout. A
 # model fitted with it added to the training data did no better on the holdouts (docs/safety.md), so it is reported,
 # not trained on, until a model uses it better.
@@ -299,11 +302,11 @@ def score(items: Sequence[Item], found: Sequence[Analysis], policy: RiskPolicy) 
     return out
 
 
-def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp+chars") -> dict[str, Any]:
+def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp+chars", line: bool = False) -> dict[str, Any]:
     encoder = Encoder.load()
     cache = VectorCache(CACHE, encoder.id)
     kb = load(bundled_path())
-    train = (read(TRAIN) + read(TRAIN2) + read(OLD)
+    train = (read(TRAIN) + read(TRAIN2) + read(OLD) + ([] if line else read(TRAIN4))
              + everyday("train", 200 if smoke else EVERYDAY_TRAIN) + kb_questions(kb) + visitor_questions())
     holdouts = {name: read(path) for name, path in {**HOLDOUTS, **DEV}.items()}
     daily = everyday("test", 100 if smoke else EVERYDAY_EVAL)
@@ -323,18 +326,23 @@ def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp+chars") 
         # Thresholds are chosen on the originals' out-of-fold predictions only.
         probs = cross_validated(x, y, texts, kind=kind, groups=groups)[: len(train)]
         thresholds = choose_thresholds(train, found_train, probs, rules)
-        model = RiskClassifier(encoder_id=encoder.id, **fit_all(x, y, texts, kind=kind), **thresholds)
+        fitted = RiskClassifier(encoder_id=encoder.id, **fit_all(x, y, texts, kind=kind), **thresholds)
         if not smoke:
             import json
-            DEFAULT_MODEL.parent.mkdir(parents=True, exist_ok=True)
-            DEFAULT_MODEL.write_text(json.dumps(model.to_dict()) + "\n", encoding="utf-8")
+            out = LINE_MODEL if line else DEFAULT_MODEL
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(fitted.to_dict()) + "\n", encoding="utf-8")
         print(f"fitted; thresholds chosen on 5-fold cross-validated training predictions: {thresholds}")
-    else:
-        model = RiskClassifier.load(DEFAULT_MODEL, encoder_id=encoder.id)
+    model = RiskClassifier.load(DEFAULT_MODEL, encoder_id=encoder.id)
+    second = RiskClassifier.load(LINE_MODEL, encoder_id=encoder.id) if LINE_MODEL.is_file() else None
+    if do_fit and smoke:
+        model, second = (model, fitted) if line else (fitted, second)
     assert model is not None
     clauses = Analyzer(encoder=encoder).analyze_many  # a worried message read clause by clause, as in the Bot
-    classifier_only = RiskPolicy(lexicon=type(kb.risk)(), texts=kb.settings.safety, classifier=model, clauses=clauses)
-    both = RiskPolicy(lexicon=kb.risk, texts=kb.settings.safety, classifier=model, clauses=clauses)
+    classifier_only = RiskPolicy(lexicon=type(kb.risk)(), texts=kb.settings.safety, classifier=model, clauses=clauses,
+                                 line_classifier=second)
+    both = RiskPolicy(lexicon=kb.risk, texts=kb.settings.safety, classifier=model, clauses=clauses,
+                      line_classifier=second)
     results: dict[str, Any] = {}
     for name, policy in (("rules", rules), ("classifier", classifier_only), ("both", both)):
         results[name] = {"tuning": score(train, found_train, policy),
@@ -370,7 +378,8 @@ def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp+chars") 
     print(f"cost of the safety step (analysis + policy): p50 {cost['p50_ms']:.2f} ms, p99 {cost['p99_ms']:.2f} ms; "
           f"the policy alone on the turn's analysis: p50 {cost['policy_p50_ms']:.2f} ms, "
           f"p99 {cost['policy_p99_ms']:.2f} ms")
-    record = stamp("safety", {"smoke": smoke, "model": model.to_dict()["thresholds"], "results": results,
+    record = stamp("safety", {"smoke": smoke, "model": model.to_dict()["thresholds"],
+                              "line_model": second.to_dict()["thresholds"] if second else None, "results": results,
                               "cost": cost, "imminent": list(IMMINENT)})
     if not smoke:
         save(record)

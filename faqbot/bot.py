@@ -11,7 +11,7 @@ from typing import Any
 from . import knowledge
 from .analysis import Analysis
 from .callback import DEFAULT_REGION
-from .classifier import DEFAULT_MODEL, RiskClassifier
+from .classifier import DEFAULT_MODEL, LINE_MODEL, RiskClassifier
 from .dialog import Conversation, ConversationState
 from .encoder import Encoder
 from .engine import Engine, EngineOptions
@@ -111,9 +111,12 @@ class Bot:
 
 def default_policy(kb: KnowledgeBase, encoder: Encoder | None, *,
                    clauses: Callable[[Sequence[str]], Sequence[Analysis]] | None = None) -> RiskPolicy:
-    """The KB's lexicon and texts with the shipped classifier, when it fits the encoder; ``clauses`` lets it read
-    a worried message clause by clause."""
-    classifier = None
+    """The KB's lexicon and texts with the shipped classifier and its line-only second opinion, when they fit the
+    encoder; ``clauses`` lets the policy read a worried message clause by clause."""
+    classifier = line = None
     if encoder is not None and DEFAULT_MODEL.is_file():
         classifier = RiskClassifier.load(DEFAULT_MODEL, encoder_id=encoder.id)
-    return RiskPolicy(lexicon=kb.risk, texts=kb.settings.safety, classifier=classifier, clauses=clauses)
+        if LINE_MODEL.is_file():
+            line = RiskClassifier.load(LINE_MODEL, encoder_id=encoder.id)
+    return RiskPolicy(lexicon=kb.risk, texts=kb.settings.safety, classifier=classifier, clauses=clauses,
+                      line_classifier=line)

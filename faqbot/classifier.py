@@ -27,6 +27,9 @@ from .exceptions import ConfigError
 log = logging.getLogger("faqbot.classifier")
 
 DEFAULT_MODEL = Path(__file__).parent / "data" / "risk-model.json"
+# A second opinion that only adds the crisis line (``RiskPolicy(line_classifier=...)``): the fourth model, which
+# keeps lines where the main one, fitted with contrast pairs, lets a few go (docs/safety.md).
+LINE_MODEL = Path(__file__).parent / "data" / "risk-model-line.json"
 CLASSES = ("none", "concern", "crisis", "referral")
 
 

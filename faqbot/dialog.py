@@ -20,7 +20,7 @@ from .engine import Engine
 from .knowledge import KnowledgeBase
 from .models import Candidate, Option, Reply, ReplyType
 from .rotation import Rotation
-from .safety import Risk, RiskPolicy
+from .safety import MEANING_ONLY, Risk, RiskPolicy, Verdict
 from .smalltalk import SmallTalkMatcher
 from .text import normalize
 
@@ -83,6 +83,10 @@ class Conversation:
         """Answer one visitor message in the context of this conversation."""
         a = self.engine.analyzer.analyze(text)
         verdict = self.policy.assess(a)
+        # A turn that only steers ("tell me more please", "2") says nothing of its own: what the classifier alone
+        # reads into it is noise, a crisis as much as a concern (below). A rule's crisis stands.
+        if verdict.risk is Risk.CRISIS and verdict.reason in MEANING_ONLY and self._is_control(a):
+            verdict = Verdict(Risk.CONCERN, verdict.reason)
         self.submitted, self.private = None, False
         if verdict.risk is Risk.CRISIS:
             reply = Reply(ReplyType.CRISIS, self.policy.crisis_text(a.language) or self.kb.settings.fallback,

@@ -24,7 +24,7 @@ from .text import fold, normalize
 
 if TYPE_CHECKING:
     from .analysis import Analysis
-    from .classifier import RiskClassifier
+    from .classifier import RiskClassifier, Scores
     from .models import Safety
 
 
@@ -34,6 +34,7 @@ CLASSIFIER_MIN_WORDS = 2  # English messages this short get at most a concern fr
 # down). Chosen on the dev sets (dev 3, safety_train3.yaml, CLINC150 val), see docs/safety.md.
 CLAUSE_BAR = 1.2
 MAX_CLAUSES = 6  # a bound on the encoder's work for one long message
+MEANING_ONLY = frozenset(("classifier", "clause"))  # verdict reasons that come from the classifier, not a rule
 
 
 class Risk(str, enum.Enum):
@@ -430,15 +431,19 @@ class RiskPolicy:
 
     def __init__(self, *, lexicon: Lexicon | None = None, texts: Safety | None = None,
                  classifier: RiskClassifier | None = None,
-                 clauses: Callable[[Sequence[str]], Sequence[Analysis]] | None = None) -> None:
+                 clauses: Callable[[Sequence[str]], Sequence[Analysis]] | None = None,
+                 line_classifier: RiskClassifier | None = None) -> None:
         """``clauses`` analyses the clauses of a message (the turn's analyzer, whose vectors the matcher then
-        reuses); without it a worried message is judged whole."""
+        reuses); without it a worried message is judged whole. ``line_classifier`` is a second opinion that can
+        only add the crisis line, never a crisis reply: a model that errs elsewhere keeps the line where the main
+        one lets it go."""
         from .models import Safety
 
         self.lexicon = lexicon or Lexicon()
         self.texts = texts or Safety()
         self.classifier = classifier
         self._clauses = clauses
+        self.line_classifier = line_classifier
         self._rules = compile_rules(self.lexicon)
 
     @property
@@ -498,9 +503,10 @@ class RiskPolicy:
             # never a crisis reply that withholds the answer (the KB's crisis phrases still make a crisis).
             if foreign and scores.crisis >= c.foreign_crisis:
                 return Verdict(Risk.CONCERN, "classifier")
-        worry = bool(sign) or scores is not None and c is not None and (
-            scores.crisis >= c.crisis if short else
-            scores.concern >= c.concern or scores.crisis >= c.concern_from_crisis)
+        opinions = [(c, scores)] if c is not None and scores is not None else []
+        if self.line_classifier is not None and a.vector is not None:
+            opinions.append((self.line_classifier, self.line_classifier.scores(a.vector, a.text)))
+        worry = bool(sign) or any(_worries(m, sc, short=short, foreign=foreign) for m, sc in opinions)
         for reason, pattern in self._rules.referral:
             if pattern.search(reading.norm):
                 return Verdict(Risk.REFERRAL, reason, line=worry)
@@ -522,6 +528,14 @@ class RiskPolicy:
         if language == "es" and self.texts.crisis_es:
             return self.texts.crisis_es
         return self.texts.crisis
+
+
+def _worries(c: RiskClassifier, scores: Scores, *, short: bool, foreign: bool) -> bool:
+    """The classifier reads possible risk: enough for the crisis line beside the answer."""
+    if short:
+        return scores.crisis >= c.crisis
+    return (scores.concern >= c.concern or scores.crisis >= c.concern_from_crisis
+            or foreign and scores.crisis >= c.foreign_crisis)
 
 
 def _folded_words(folded: str) -> str:
