@@ -73,12 +73,12 @@ def _triage(r: dict[str, Any], label: str) -> tuple[int, int, int]:
 def safety_section(s: dict[str, Any]) -> list[str]:
     th = s["model"]
     splits = [split for split in ("tuning", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6",
-                                        "dev3")
+                                        "holdout7", "dev3")
               if split in s["results"]["both"]]
     lines = ["## Safety triage", "",
              ("`python -m bench safety` (`--fit` retrains the classifier and chooses its thresholds on cross-validated "
-              "training data). The holdouts `tests/data/safety_holdout.yaml` to `safety_holdout6.yaml` "
-              "(the last five written blind, each before a round of tuning) are never used to fit or "
+              "training data). The holdouts `tests/data/safety_holdout.yaml` to `safety_holdout7.yaml` "
+              "(the last six written blind, each before a round of tuning) are never used to fit or "
               "choose; `safety_dev3.yaml` is a dev set written blind whose misses were read (not trained on); everyday "
               "sentences are 2,000 "
               f"CLINC150 *test* utterances. Thresholds: crisis {th['crisis']}, crisis line "

@@ -30,9 +30,9 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Bot:
     return Bot.load(cache_dir=tmp_path_factory.mktemp("vectors"))
 
 
-# The second to sixth were written blind, each before a round of tuning.
+# The second to seventh were written blind, each before a round of tuning.
 HOLDOUTS = ("safety_holdout.yaml", "safety_holdout2.yaml", "safety_holdout3.yaml", "safety_holdout4.yaml",
-            "safety_holdout5.yaml", "safety_holdout6.yaml")
+            "safety_holdout5.yaml", "safety_holdout6.yaml", "safety_holdout7.yaml")
 
 
 def _holdout(label: str, name: str = HOLDOUTS[0]) -> list[str]:
