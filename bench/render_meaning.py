@@ -73,7 +73,7 @@ def _triage(r: dict[str, Any], label: str) -> tuple[int, int, int]:
 def safety_section(s: dict[str, Any]) -> list[str]:
     th = s["model"]
     splits = [split for split in ("tuning", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6",
-                                        "holdout7", "dev3")
+                                  "holdout7", "dev3")
               if split in s["results"]["both"]]
     lines = ["## Safety triage", "",
              ("`python -m bench safety` (`--fit` retrains the classifier and chooses its thresholds on cross-validated "

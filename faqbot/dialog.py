@@ -22,6 +22,7 @@ from .models import Candidate, Option, Reply, ReplyType
 from .rotation import Rotation
 from .safety import MEANING_ONLY, Risk, RiskPolicy, Verdict
 from .smalltalk import SmallTalkMatcher
+from .split import MAX_CLAUSES
 from .text import normalize
 
 __all__ = ["MAX_OPTIONS", "MAX_RECENT", "Conversation", "ConversationState", "IllegalTransition", "State"]
@@ -35,7 +36,6 @@ CONTEXT_EVIDENCE = 0.15
 HINT_FLOOR = 0.05
 UNMATCHED = 0.10  # below this no entry reads the message at all (small talk may then match by a looser bar)
 MAX_PARTS = 3
-MAX_CLAUSES = 6  # clauses of one message read as questions: a bound on the work a long message costs
 # Both conjuncts of "does it help with X and Y" must match this surely to be read as two questions.
 DISTRIBUTE = 0.6
 
@@ -333,9 +333,10 @@ class Conversation:
         clauses = split.clauses(a.text)[:MAX_CLAUSES]
         whole = split.listed(a.text)[:MAX_CLAUSES]
         if len(whole) > len(clauses):  # "explain the fees, the parking, and what you offer": one list, not two clauses
-            clauses = [a.text]
+            clauses, lists = [a.text], [whole]
+        else:
+            lists = [split.listed(c)[:MAX_CLAUSES] for c in clauses]
         coordinations = [split.coordination(c) for c in clauses]
-        lists = [split.listed(c)[:MAX_CLAUSES] for c in clauses]
         texts = list(dict.fromkeys([*clauses, *(t for co in coordinations if co for t in (
             co.first, *co.seconds, *co.conjuncts[0], co.conjuncts[1])), *(t for items in lists for t in items)]))
         if len(texts) < 2:

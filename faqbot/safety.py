@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import DamerauLevenshtein
 
+from .split import MAX_CLAUSES
 from .split import clauses as split_clauses
 from .text import fold, normalize
 
@@ -33,7 +34,6 @@ CLASSIFIER_MIN_WORDS = 2  # English messages this short get at most a concern fr
 # makes a crisis ("what are your hours, im at the train tracks"; a question beside it pulls the whole message's score
 # down). Chosen on the dev sets (dev 3, safety_train3.yaml, CLINC150 val), see docs/safety.md.
 CLAUSE_BAR = 1.2
-MAX_CLAUSES = 6  # a bound on the encoder's work for one long message
 MEANING_ONLY = frozenset(("classifier", "clause"))  # verdict reasons that come from the classifier, not a rule
 
 

@@ -12,8 +12,9 @@ from dataclasses import dataclass
 
 from .text import STOPWORDS, normalize
 
-__all__ = ["Coordination", "clauses", "coordination", "listed"]
+__all__ = ["MAX_CLAUSES", "Coordination", "clauses", "coordination", "listed"]
 
+MAX_CLAUSES = 6  # clauses of one message read on their own: a bound on the work (and encoding) a long message costs
 # Words that open a question ("whats" and "r u" as typed). A conjunction followed by one starts a new question.
 _OPENER = (r"(?:how|hows|what|whats|when|where|wheres|who|whos|why|which|is|are|am|do|does|did|can|could|will"
            r"|would|should|any|its|it is|if|whether|r u|r you)\b")
@@ -71,8 +72,7 @@ _ASKS = re.compile(_OPENER + r"|(?:please\s+)?(?:explain|tell me|describe|what a
 def listed(clause: str) -> list[str]:
     """The items of a list with commas ("explain how it works, the safety side, and the number of sessions"), or
     nothing: a list opens as a question or a request, and has three items or more, or two when the second opens
-    with "and". Only a reading: the dialog keeps it
-    when the items are answered outright by different entries."""
+    with "and". Only a reading: the dialog keeps it when the items are answered outright by different entries."""
     pieces = [p for p in (q.strip(" .") for q in _LIST.split(clause)) if normalize(p)]
     if not pieces or not _ASKS.match(pieces[0]):
         return []
