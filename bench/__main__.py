@@ -14,9 +14,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--line", action="store_true",
                    help="safety --fit: fit the line-only second opinion (without the contrast pairs) instead")
     p.add_argument("--fit", action="store_true", help="quality/fusion: fit faqbot's confidence on val and print it")
-    p.add_argument("--model", choices=("mlp+chars", "mlp", "linear", "linear+chars"), default="mlp+chars",
+    p.add_argument("--model", choices=("mlp+chars+words", "mlp+chars", "mlp", "linear", "linear+chars"), default="",
                    help="safety --fit: the risk classifier's meaning view (one hidden layer, or linear), with or "
-                        "without the spelling view (character n-grams)")
+                        "without the spelling view (character n-grams, +words: and runs of words); default "
+                        "mlp+chars+words, and mlp+chars with --line")
     p.add_argument("--ablation", action="store_true", help="quality: val top-1 of faqbot with one part switched off")
     args = p.parse_args(argv)
     kwargs = {"smoke": args.smoke}

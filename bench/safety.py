@@ -43,6 +43,13 @@ TRAIN2 = DATA / "safety_train2.yaml"
 # the pharmacy closes tonight"), by a helper who read no project file. The main model is fitted with them; the line
 # model (``--fit --line``, the fourth model) without them, since alone the main one let a few crisis lines go.
 TRAIN4 = DATA / "safety_train4.yaml"
+# Round six: ordinary messages of the kinds the classifier read as a crisis (discouraged questions, their short
+# clauses on their own, idioms, grief as background, goodbyes) and crises beside a clinic question, by a helper who
+# read no project file. With ``beside_questions`` and the word runs of the spelling view (docs/safety.md).
+TRAIN5 = DATA / "safety_train5.yaml"
+# Round six too: ordinary clinic questions and crises in fourteen languages besides English and Spanish (the English
+# encoder read "wie lange dauert das ganze?" as a plea), by a helper who read no project file.
+MULTILINGUAL = DATA / "safety_multilingual.yaml"
 OLD = DATA / "safety_cases.yaml"
 VISITORS = ROOT / "knowledge" / "tests-visitors.yaml"
 # Never fitted on nor used to choose anything; each written before a round of tuning, the later two blind (by
@@ -51,7 +58,8 @@ VISITORS = ROOT / "knowledge" / "tests-visitors.yaml"
 HOLDOUTS = {"holdout": DATA / "safety_holdout.yaml", "holdout2": DATA / "safety_holdout2.yaml",
             "holdout3": DATA / "safety_holdout3.yaml", "holdout4": DATA / "safety_holdout4.yaml",
             "holdout5": DATA / "safety_holdout5.yaml", "holdout6": DATA / "safety_holdout6.yaml",
-            "holdout7": DATA / "safety_holdout7.yaml"}
+            "holdout7": DATA / "safety_holdout7.yaml", "holdout8": DATA / "safety_holdout8.yaml",
+            "holdout9": DATA / "safety_holdout9.yaml"}
 # A dev set written blind to the rules on 2026-12-02 and read since (its misses were looked at): not a holdout. A
 # model fitted with it added to the training data did no better on the holdouts (docs/safety.md), so it is reported,
 # not trained on, until a model uses it better.
@@ -68,7 +76,8 @@ def read(path: Path) -> list[Item]:
     """A safety YAML file as (text, label, category); the older file's keys are mapped onto today's labels."""
     doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     label_of = {"crisis": "crisis", "concern": "concern", "negative": "negative", "referral": "referral",
-                "near_miss": "negative", "general": "negative", "spanish-negative": "negative"}
+                "near_miss": "negative", "general": "negative", "spanish-negative": "negative",
+                "fragment-negative": "negative"}
     out = []
     for key, items in doc.items():
         for item in items or []:
@@ -81,6 +90,48 @@ def read(path: Path) -> list[Item]:
 def everyday(split: str, n: int) -> list[Item]:
     rows = load_clinc()[split]
     return [(t, "negative", "everyday-clinc") for t, _ in random.Random(0).sample(rows, n)]
+
+
+# Written negatives whose every clause is ordinary too: a history ("i tried to end it in 2015"), grief or statistics
+# may hold a clause that alone reads as danger, so they are not cut up or joined to a question.
+ORDINARY = frozenset(("idiom", "everyday", "pleasantries-and-farewells", "everyday-alarming", "discouraged-question",
+                      "family-distress", "medical-routine", "everyday-time", "spanish-everyday",
+                      "other-language-negative", "relapse-talk", "pleasantries"))
+BESIDE = 400  # crisis and ordinary messages each joined to a clinic question
+QUESTION_PAIRS = 400  # messages of two or three clinic questions
+
+
+def beside_questions(items: Sequence[Item]) -> list[Item]:
+    """Crisis and ordinary messages each joined to one of the KB's questions, before or after it: a visitor writes
+    "how much is it. i wont be here by friday" and "how much is it. sick of being sick", and the meaning of the whole
+    must still tell them apart (a question beside a crisis pulls a message's vector towards the ordinary). The same
+    every run."""
+    rng = random.Random(1)
+    questions = [t for t, _, category in items if category == "kb-question"]
+    crisis = [t for t, label, category in items if label == "crisis" and category != "spanish"]
+    ordinary = [t for t, label, category in items if label == "negative" and category in ORDINARY]
+    out: list[Item] = []
+    for pool, label in ((crisis, "crisis"), (ordinary, "negative")):
+        for text in rng.sample(pool, min(BESIDE, len(pool))):
+            question = rng.choice(questions)
+            out.append((f"{question} {text}" if rng.random() < 0.5 else f"{text}. {question}", label, "beside-question"))
+    # Two or three questions in one message are ordinary too: without them, any message of several sentences with a
+    # question in it leans to the crisis side ("who gives it? and can i text you to book").
+    joins = ("? ", ". ", " and ", ", also ", "? and ", " + ", ". oh and ")
+    for _ in range(QUESTION_PAIRS):
+        parts = rng.sample(questions, rng.choice((2, 2, 3)))
+        out.append((rng.choice(joins).join(parts), "negative", "beside-question"))
+    return out
+
+
+def training_items(kb: Any, *, smoke: bool = False, line: bool = False) -> list[Item]:
+    """What the classifier is fitted on (``line``: the fourth model's recipe, for the line-only second opinion)."""
+    train = (read(TRAIN) + read(TRAIN2) + read(OLD) + ([] if line else read(TRAIN4))
+             + everyday("train", 200 if smoke else EVERYDAY_TRAIN) + kb_questions(kb) + visitor_questions())
+    if not line:
+        train += read(TRAIN5) + beside_questions(train)
+        train += read(MULTILINGUAL)
+    return train
 
 
 def kb_questions(kb: Any) -> list[Item]:
@@ -114,6 +165,7 @@ HIDDEN_UNITS = 256  # a small ReLU layer: cross-validated on the training data i
                    # at the same everyday false-alarm budget (see docs/safety.md)
 CLASS_WEIGHTS = {0: 1.0, 1: 1.5, 2: 3.0, 3: 1.5}  # crisis errors are the costly ones: the boundary leans to recall
 LABELS = {"crisis": 2, "concern": 1, "referral": 3}  # everything else is 0, none
+WORD_RUNS = 3  # the spelling view of ``+words`` counts runs of two and three words too ("bit the bullet")
 REFERRAL_BUDGET = 0.01  # everyday sentences and KB questions the classifier alone may send to a clinician
 
 
@@ -134,13 +186,13 @@ def fit_model(x: Any, y: Sequence[int], *, kind: str = "mlp") -> dict[str, Any]:
             "hidden": (mlp.coefs_[0].T, mlp.intercepts_[0])}
 
 
-def fit_chars(texts: Sequence[str], y: Sequence[int]) -> CharModel:
+def fit_chars(texts: Sequence[str], y: Sequence[int], *, words: int = 1) -> CharModel:
     """The spelling view: logistic regression on the tf-idf of each message's ``char_grams``, weighted as at run
     time by ``CharModel.weighted`` (the same function, so fitting and answering cannot drift apart)."""
     from scipy.sparse import csr_matrix
     from sklearn.linear_model import LogisticRegression
 
-    grams = [char_grams(t) for t in texts]
+    grams = [char_grams(t, words=words) for t in texts]
     df = np.zeros(CHAR_BUCKETS)
     for g in grams:
         df[list(g)] += 1
@@ -153,7 +205,7 @@ def fit_chars(texts: Sequence[str], y: Sequence[int]) -> CharModel:
         vals += values.tolist()
     x = csr_matrix((vals, (rows, cols)), shape=(len(grams), CHAR_BUCKETS))
     model = LogisticRegression(C=10.0, max_iter=3000, class_weight=CLASS_WEIGHTS).fit(x, np.asarray(y))
-    return CharModel(weights=model.coef_, bias=model.intercept_, idf=idf)
+    return CharModel(weights=model.coef_, bias=model.intercept_, idf=idf, words=words)
 
 
 def _probabilities(params: dict[str, Any], x: Any, texts: Sequence[str] | None = None) -> Any:
@@ -162,11 +214,12 @@ def _probabilities(params: dict[str, Any], x: Any, texts: Sequence[str] | None =
 
 
 def fit_all(x: Any, y: Sequence[int], texts: Sequence[str], *, kind: str) -> dict[str, Any]:
-    """The classifier's parameters: the meaning view (``mlp`` or ``linear``), and with ``+chars`` the spelling view."""
+    """The classifier's parameters: the meaning view (``mlp`` or ``linear``), and with ``+chars`` the spelling view
+    (``+chars+words``: with runs of up to ``WORD_RUNS`` words beside the letters)."""
     meaning, _, spelling = kind.partition("+")
     params = fit_model(x, y, kind=meaning)
     if spelling:
-        params["chars"] = fit_chars(texts, y)
+        params["chars"] = fit_chars(texts, y, words=WORD_RUNS if spelling.endswith("+words") else 1)
     return params
 
 
@@ -302,12 +355,13 @@ def score(items: Sequence[Item], found: Sequence[Analysis], policy: RiskPolicy) 
     return out
 
 
-def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "mlp+chars", line: bool = False) -> dict[str, Any]:
+def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "", line: bool = False) -> dict[str, Any]:
     encoder = Encoder.load()
     cache = VectorCache(CACHE, encoder.id)
     kb = load(bundled_path())
-    train = (read(TRAIN) + read(TRAIN2) + read(OLD) + ([] if line else read(TRAIN4))
-             + everyday("train", 200 if smoke else EVERYDAY_TRAIN) + kb_questions(kb) + visitor_questions())
+    # The line model is the fourth model's recipe: no contrast pairs, no round-six data, letters only.
+    kind = kind or ("mlp+chars" if line else "mlp+chars+words")
+    train = training_items(kb, smoke=smoke, line=line)
     holdouts = {name: read(path) for name, path in {**HOLDOUTS, **DEV}.items()}
     daily = everyday("test", 100 if smoke else EVERYDAY_EVAL)
     if smoke:

@@ -46,15 +46,21 @@ CHAR_BUCKETS = 1 << 16
 _WORD = re.compile(r"\w+")
 
 
-def char_grams(text: str, *, buckets: int = CHAR_BUCKETS) -> Counter[int]:
+def char_grams(text: str, *, buckets: int = CHAR_BUCKETS, words: int = 1) -> Counter[int]:
     """Counts of the hashed 2- to 5-letter pieces of each word, padded with spaces: a view of a message that
-    survives the typos and slang the encoder never saw ("kil myslef", "sewerslide")."""
+    survives the typos and slang the encoder never saw ("kil myslef", "sewerslide"). With ``words`` above 1, also
+    runs of 2 to ``words`` whole words, which letters inside one word cannot see: "end of my rope with my insurance",
+    "bit the bullet", "not anymore"."""
     counts: Counter[int] = Counter()
-    for word in _WORD.findall(text.lower()):
+    tokens = _WORD.findall(text.lower())
+    for word in tokens:
         padded = f" {word[:40]} "
         for n in range(2, 6):
             for i in range(len(padded) - n + 1):
                 counts[zlib.crc32(padded[i : i + n].encode("utf-8")) % buckets] += 1
+    for n in range(2, words + 1):
+        for i in range(len(tokens) - n + 1):
+            counts[zlib.crc32(("\x00" + " ".join(tokens[i : i + n])).encode("utf-8")) % buckets] += 1
     return counts
 
 
@@ -73,13 +79,14 @@ def _unpack(text: str, shape: tuple[int, ...]) -> Any:
 class CharModel:
     """Logistic regression on the tf-idf of a message's ``char_grams``: the spelling view, beside the meaning."""
 
-    def __init__(self, *, weights: Any, bias: Any, idf: Any) -> None:
+    def __init__(self, *, weights: Any, bias: Any, idf: Any, words: int = 1) -> None:
         import numpy as np
 
         self._np = np
         self.weights = np.asarray(weights, dtype=np.float32)  # (classes, buckets)
         self.bias = np.asarray(bias, dtype=np.float32)
         self.idf = np.asarray(idf, dtype=np.float32)
+        self.words = words  # the longest run of whole words counted beside the letters (1: letters only)
 
     @staticmethod
     def weighted(counts: Counter[int], idf: Any) -> tuple[list[int], Any]:
@@ -92,17 +99,18 @@ class CharModel:
         return index, values / norm
 
     def logits(self, text: str) -> Any:
-        index, values = self.weighted(char_grams(text, buckets=len(self.idf)), self.idf)
+        index, values = self.weighted(char_grams(text, buckets=len(self.idf), words=self.words), self.idf)
         return self.weights[:, index] @ values + self.bias
 
     def to_dict(self) -> dict[str, Any]:
         return {"buckets": len(self.idf), "weights": _pack(self.weights), "bias": self.bias.tolist(),
-                "idf": _pack(self.idf)}
+                "idf": _pack(self.idf), **({"words": self.words} if self.words > 1 else {})}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> CharModel:
         n, k = int(data["buckets"]), len(data["bias"])
-        return cls(weights=_unpack(data["weights"], (k, n)), bias=data["bias"], idf=_unpack(data["idf"], (n,)))
+        return cls(weights=_unpack(data["weights"], (k, n)), bias=data["bias"], idf=_unpack(data["idf"], (n,)),
+                   words=int(data.get("words", 1)))
 
 
 def _softmax(z: Any) -> Any:

@@ -296,8 +296,12 @@ class Conversation:
             if self._clear(ranked):  # a later, clearer question for an entry a story only hinted at
                 likely = [c for c in likely if c.entry.id != top.entry.id]
                 sure.append(top)
-            elif all(c.entry.id != top.entry.id for c in likely):
-                likely.append(top)
+                continue
+            # A part torn between two readings offers both: the visitor picks ("early in recovery" is early recovery
+            # or what it helps with).
+            t = self.kb.settings.thresholds
+            torn = [c for c in ranked[:2] if top.confidence - c.confidence < t.margin and c.confidence >= HINT_FLOOR]
+            likely += [c for c in torn if all(c.entry.id != o.entry.id for o in [*likely, *sure])]
         # The first few questions answered, the rest offered: a story before them takes no question's place.
         sure, likely = sure[:MAX_PARTS], [*sure[MAX_PARTS:], *likely]
         if not sure or len(sure) + len(likely) < 2:

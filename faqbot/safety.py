@@ -32,8 +32,9 @@ if TYPE_CHECKING:
 CLASSIFIER_MIN_WORDS = 2  # English messages this short get at most a concern from the classifier
 # A message the classifier worries about, read clause by clause: one clause past this many times the crisis threshold
 # makes a crisis ("what are your hours, im at the train tracks"; a question beside it pulls the whole message's score
-# down). Chosen on the dev sets (dev 3, safety_train3.yaml, CLINC150 val), see docs/safety.md.
-CLAUSE_BAR = 1.2
+# down). Chosen on the dev sets (round six: holdouts 1-7, dev 3 and CLINC150 val, with the model fitted then), see
+# docs/safety.md.
+CLAUSE_BAR = 1.5
 MEANING_ONLY = frozenset(("classifier", "clause"))  # verdict reasons that come from the classifier, not a rule
 
 
@@ -465,7 +466,9 @@ class RiskPolicy:
         parts = split_clauses(a.text)[:MAX_CLAUSES]
         if len(parts) < 2:
             return False
-        read = [p for p in self._clauses(parts) if p.vector is not None]
+        # A clause told in the past ("i attempted suicide in 2015") is history on its own: the veto holds here too.
+        told = [p for p in parts if _PAST.search(_prepare(p)) and not _NOW.search(_prepare(p))]
+        read = [p for p in self._clauses([p for p in parts if p not in told]) if p.vector is not None]
         if not read:
             return False
         crisis = c.probabilities([p.vector for p in read], [p.text for p in read])[:, 2]
@@ -476,14 +479,18 @@ class RiskPolicy:
             return Verdict(Risk.NONE)
         reading = _read(a.text)
         label = _crisis(reading, self._rules.situational)
-        if label:
+        c = self.classifier
+        scores = c.scores(a.vector, a.text) if c is not None and a.vector is not None else None
+        # A direct statement only in clauses a veto clears ("i attempted suicide in 2015, stable for years now", "whats
+        # the lethal dose of ketamine in general") is history or a general question when both models agree it is no
+        # crisis: it gets the answer with the crisis line. Without the models, or with either unsure, the rule stands.
+        told = label if label and self._vetoed(reading, a, scores) else ""
+        if label and not told:
             return Verdict(Risk.CRISIS, label)
         # The lexicon's phrases are for languages the English rules cannot read; English has the rules' vetoes.
         if (self._rules.phrases is not None and a.language != "en"
                 and self._rules.phrases.search(_folded_words(a.folded))):
             return Verdict(Risk.CRISIS, "phrase")
-        c = self.classifier
-        scores = c.scores(a.vector, a.text) if c is not None and a.vector is not None else None
         # Only a language we can place (Spanish, or a non-Latin script) lowers the bar: ASCII text without English
         # function words ("thanks so much") is mostly English the guess could not place.
         foreign = a.language == "es" or (a.language == "other" and not a.folded.isascii())
@@ -496,7 +503,9 @@ class RiskPolicy:
         if sign and (scores is None or c is None or scores.crisis >= c.crisis / 2):
             return Verdict(Risk.CRISIS, sign)
         if scores is not None and c is not None:
-            if scores.crisis >= c.crisis and not short:
+            # The encoder was trained on English: in another language its meaning alone can read "how long does each
+            # session last" as a plea. There a crisis by the classifier needs the second model not to rule it out.
+            if scores.crisis >= c.crisis and not short and not (a.language != "en" and self._ruled_out(a)):
                 return Verdict(Risk.CRISIS, "classifier")
             # The classifier learned from far fewer Spanish than English messages and scores ordinary Spanish
             # questions high: below its crisis threshold a foreign message gets the crisis line in its language,
@@ -506,7 +515,7 @@ class RiskPolicy:
         opinions = [(c, scores)] if c is not None and scores is not None else []
         if self.line_classifier is not None and a.vector is not None:
             opinions.append((self.line_classifier, self.line_classifier.scores(a.vector, a.text)))
-        worry = bool(sign) or any(_worries(m, sc, short=short, foreign=foreign) for m, sc in opinions)
+        worry = bool(sign or told) or any(_worries(m, sc, short=short, foreign=foreign) for m, sc in opinions)
         for reason, pattern in self._rules.referral:
             if pattern.search(reading.norm):
                 return Verdict(Risk.REFERRAL, reason, line=worry)
@@ -514,8 +523,25 @@ class RiskPolicy:
         if scores is not None and c is not None and not short and scores.referral >= c.referral:
             return Verdict(Risk.REFERRAL, "classifier", line=worry)
         if worry:
-            return Verdict(Risk.CONCERN, sign or "classifier")
+            return Verdict(Risk.CONCERN, sign or (told and "vetoed") or "classifier")
         return Verdict(Risk.NONE)
+
+    def _ruled_out(self, a: Analysis) -> bool:
+        """The second model reads so little risk that not even a foreign message would get the line from it."""
+        second = self.line_classifier
+        return second is not None and a.vector is not None and (
+            second.scores(a.vector, a.text).crisis < second.foreign_crisis)
+
+    def _vetoed(self, reading: _Reading, a: Analysis, scores: Scores | None) -> bool:
+        """The direct rule fires in no clause left live by the vetoes, and both models score the message below
+        their crisis thresholds."""
+        c = self.classifier
+        if c is None or scores is None or a.vector is None or scores.crisis >= c.crisis:
+            return False
+        if _situational(reading, self._rules.situational) or any(_fires(_DIRECT, clause) for clause in reading.live):
+            return False
+        second = self.line_classifier
+        return second is None or second.scores(a.vector, a.text).crisis < second.crisis
 
     def concern_text(self, language: str) -> str:
         """The concern line in the visitor's language when the deployment wrote one, else the main one."""

@@ -272,3 +272,15 @@ def test_a_part_only_likely_beside_a_referral_is_offered(cache: str) -> None:
     reply = bot.ask("i am pregnant, can i have my teeth bleached? also something about my gums bleeding a bit")
     assert reply.type is ReplyType.REFERRAL
     assert "gums" in reached(reply)
+
+
+@pytest.mark.parametrize(("message", "want"), [  # written for this test (sixth round)
+    ("how much is it? and my mouth hurts", {"gap-price", "emergency", "gums"}),
+    ("what are the fees? and my mouth is sore", {"gap-price", "emergency", "gums"}),
+    ("is there a car park? plus something is wrong in my mouth", {"gap-parking", "emergency", "gums"}),
+    ("cost? and my teeth feel off", {"gap-price", "whitening", "emergency"}),
+])
+def test_a_part_torn_between_two_readings_offers_both(bot: Bot, message: str, want: set[str]) -> None:
+    """A vague second question ("my mouth hurts") may be a toothache or gum disease: both are offered beside the
+    answer to the clear one, and the visitor picks."""
+    assert want <= reached(bot.ask(message))
