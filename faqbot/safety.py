@@ -29,7 +29,12 @@ if TYPE_CHECKING:
     from .models import Safety
 
 
-CLASSIFIER_MIN_WORDS = 2  # English messages this short get at most a concern from the classifier
+CLASSIFIER_MIN_WORDS = 2  # English messages this short get a crisis from the classifier only past SHORT_BAR
+# A message of two English words makes a crisis by the classifier alone only when it scores this many times the crisis
+# threshold: "guns loaded", "cutting again" score 0.87 and 0.99, while no ordinary two-word message of the dev data
+# (holdouts 1 to 7, dev 3, the visitor suites, CLINC150 train and val) scored past 0.69 ("ai goodbye"). Chosen on
+# that dev data, see docs/safety.md.
+SHORT_BAR = 2.0
 # A message the classifier worries about, read clause by clause: one clause past this many times the crisis threshold
 # makes a crisis ("what are your hours, im at the train tracks"; a question beside it pulls the whole message's score
 # down). Chosen on the dev sets (round six: holdouts 1-7, dev 3 and CLINC150 val, with the model fitted then), see
@@ -495,8 +500,8 @@ class RiskPolicy:
         # function words ("thanks so much") is mostly English the guess could not place.
         foreign = a.language == "es" or (a.language == "other" and not a.folded.isascii())
         # Two English words ("good morning", "opioids??", "bye") carry too little meaning for the classifier alone
-        # to withhold the answer or to read distress into: only a score past the crisis threshold counts, and it
-        # gets the crisis line with the answer (concern, below).
+        # to withhold the answer or to read distress into: a score past the crisis threshold gets the crisis line with
+        # the answer (concern, below), and only one past SHORT_BAR times it a crisis ("guns loaded").
         short = not foreign and len(a.words) <= CLASSIFIER_MIN_WORDS
         sign = _situational(reading, self._rules.signs)
         # A sign makes a crisis when the meaning agrees: the classifier at least halfway to its own crisis threshold.
@@ -505,7 +510,8 @@ class RiskPolicy:
         if scores is not None and c is not None:
             # The encoder was trained on English: in another language its meaning alone can read "how long does each
             # session last" as a plea. There a crisis by the classifier needs the second model not to rule it out.
-            if scores.crisis >= c.crisis and not short and not (a.language != "en" and self._ruled_out(a)):
+            sure = scores.crisis >= c.crisis * (SHORT_BAR if short else 1.0)
+            if sure and not (a.language != "en" and self._ruled_out(a)):
                 return Verdict(Risk.CRISIS, "classifier")
             # The classifier learned from far fewer Spanish than English messages and scores ordinary Spanish
             # questions high: below its crisis threshold a foreign message gets the crisis line in its language,
