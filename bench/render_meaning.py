@@ -73,12 +73,12 @@ def _triage(r: dict[str, Any], label: str) -> tuple[int, int, int]:
 def safety_section(s: dict[str, Any]) -> list[str]:
     th = s["model"]
     splits = [split for split in ("tuning", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6",
-                                  "holdout7", "holdout8", "holdout9", "holdout10", "dev3")
+                                  "holdout7", "holdout8", "holdout9", "holdout10", "holdout11", "dev3")
               if split in s["results"]["both"]]
     lines = ["## Safety triage", "",
              ("`python -m bench safety` (`--fit` retrains the classifier and chooses its thresholds on cross-validated "
-              "training data). The holdouts `tests/data/safety_holdout.yaml` to `safety_holdout10.yaml` "
-              "(the last nine written blind; the tenth of one- and two-word messages only, each before a round of tuning or its check) are never used to fit; "
+              "training data). The holdouts `tests/data/safety_holdout.yaml` to `safety_holdout11.yaml` "
+              "(the last ten written blind; the tenth and eleventh of one- and two-word messages only, each before a round of tuning or its check) are never used to fit; "
               "holdouts 1 to 7 served as dev data in the sixth round, so holdout 9 is its clean figure; "
               "`safety_dev3.yaml` is a dev set written blind whose misses were read (not trained on); everyday "
               "sentences are 2,000 "

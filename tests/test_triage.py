@@ -96,13 +96,15 @@ def test_ordinary_two_word_messages_are_not_a_crisis(bot: Bot, message: str) -> 
     assert bot.ask(message).type is not ReplyType.CRISIS
 
 
-def test_holdout_two_word_messages(bot: Bot) -> None:
-    """tests/data/safety_holdout10.yaml, one- and two-word messages written blind (sixth round): measured 31 of 63
-    crisis messages given the crisis reply (17 before SHORT_BAR) and 2 of 131 ordinary ones; floors a little under."""
-    doc = yaml.safe_load((DATA / "safety_holdout10.yaml").read_text(encoding="utf-8"))
+@pytest.mark.parametrize(("name", "floor"), [("safety_holdout10.yaml", 0.45), ("safety_holdout11.yaml", 0.40)])
+def test_holdout_two_word_messages(bot: Bot, name: str, floor: float) -> None:
+    """One- and two-word messages written blind (sixth round). Measured: holdout 10, 31 of 63 crisis messages given
+    the crisis reply (17 before SHORT_BAR) and 2 of 131 ordinary ones; holdout 11, 24 of 54 and 0 of 88. Floors a
+    little under; many two-word crises still get neither the reply nor the line (docs/safety.md)."""
+    doc = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
     crisis = [bot.ask(item["text"]).type for item in doc["crisis"]]
     ordinary = [bot.ask(item["text"]).type for item in doc["negative"]]
-    assert sum(t is ReplyType.CRISIS for t in crisis) / len(crisis) >= 0.45
+    assert sum(t is ReplyType.CRISIS for t in crisis) / len(crisis) >= floor
     assert sum(t is ReplyType.CRISIS for t in ordinary) / len(ordinary) <= 0.03
 
 
