@@ -285,6 +285,7 @@ class Conversation:
     def _several(self, a: Analysis) -> Reply | None:
         """Several questions in one message: answer each part that matches clearly, in one reply with a section
         each, and offer the parts that are only likely as the first suggestions, so no part goes unanswered."""
+        t = self.kb.settings.thresholds
         sure: list[Candidate] = []
         likely: list[Candidate] = []
         for ranked in self._parts(a):
@@ -299,7 +300,6 @@ class Conversation:
                 continue
             # A part torn between two readings offers both: the visitor picks ("early in recovery" is early recovery
             # or what it helps with).
-            t = self.kb.settings.thresholds
             torn = [c for c in ranked[:2] if top.confidence - c.confidence < t.margin and c.confidence >= HINT_FLOOR]
             likely += [c for c in torn if all(c.entry.id != o.entry.id for o in [*likely, *sure])]
         # The first few questions answered, the rest offered: a story before them takes no question's place.

@@ -472,8 +472,9 @@ class RiskPolicy:
         if len(parts) < 2:
             return False
         # A clause told in the past ("i attempted suicide in 2015") is history on its own: the veto holds here too.
-        told = [p for p in parts if _PAST.search(_prepare(p)) and not _NOW.search(_prepare(p))]
-        read = [p for p in self._clauses([p for p in parts if p not in told]) if p.vector is not None]
+        fresh = [p for p, prepared in zip(parts, map(_prepare, parts))
+                 if not (_PAST.search(prepared) and not _NOW.search(prepared))]
+        read = [p for p in self._clauses(fresh) if p.vector is not None]
         if not read:
             return False
         crisis = c.probabilities([p.vector for p in read], [p.text for p in read])[:, 2]
@@ -486,10 +487,13 @@ class RiskPolicy:
         label = _crisis(reading, self._rules.situational)
         c = self.classifier
         scores = c.scores(a.vector, a.text) if c is not None and a.vector is not None else None
+        # The second opinion, read once: it can rule a crisis out, keep a rule's crisis, or add the line.
+        second = self.line_classifier
+        seconds = second.scores(a.vector, a.text) if second is not None and a.vector is not None else None
         # A direct statement only in clauses a veto clears ("i attempted suicide in 2015, stable for years now", "whats
         # the lethal dose of ketamine in general") is history or a general question when both models agree it is no
         # crisis: it gets the answer with the crisis line. Without the models, or with either unsure, the rule stands.
-        told = label if label and self._vetoed(reading, a, scores) else ""
+        told = label if label and self._vetoed(reading, scores, seconds) else ""
         if label and not told:
             return Verdict(Risk.CRISIS, label)
         # The lexicon's phrases are for languages the English rules cannot read; English has the rules' vetoes.
@@ -508,10 +512,11 @@ class RiskPolicy:
         if sign and (scores is None or c is None or scores.crisis >= c.crisis / 2):
             return Verdict(Risk.CRISIS, sign)
         if scores is not None and c is not None:
+            sure = scores.crisis >= c.crisis * (SHORT_BAR if short else 1.0)
             # The encoder was trained on English: in another language its meaning alone can read "how long does each
             # session last" as a plea. There a crisis by the classifier needs the second model not to rule it out.
-            sure = scores.crisis >= c.crisis * (SHORT_BAR if short else 1.0)
-            if sure and not (a.language != "en" and self._ruled_out(a)):
+            ruled_out = second is not None and seconds is not None and seconds.crisis < second.foreign_crisis
+            if sure and not (a.language != "en" and ruled_out):
                 return Verdict(Risk.CRISIS, "classifier")
             # The classifier learned from far fewer Spanish than English messages and scores ordinary Spanish
             # questions high: below its crisis threshold a foreign message gets the crisis line in its language,
@@ -519,8 +524,8 @@ class RiskPolicy:
             if foreign and scores.crisis >= c.foreign_crisis:
                 return Verdict(Risk.CONCERN, "classifier")
         opinions = [(c, scores)] if c is not None and scores is not None else []
-        if self.line_classifier is not None and a.vector is not None:
-            opinions.append((self.line_classifier, self.line_classifier.scores(a.vector, a.text)))
+        if second is not None and seconds is not None:
+            opinions.append((second, seconds))
         worry = bool(sign or told) or any(_worries(m, sc, short=short, foreign=foreign) for m, sc in opinions)
         for reason, pattern in self._rules.referral:
             if pattern.search(reading.norm):
@@ -532,22 +537,16 @@ class RiskPolicy:
             return Verdict(Risk.CONCERN, sign or (told and "vetoed") or "classifier")
         return Verdict(Risk.NONE)
 
-    def _ruled_out(self, a: Analysis) -> bool:
-        """The second model reads so little risk that not even a foreign message would get the line from it."""
-        second = self.line_classifier
-        return second is not None and a.vector is not None and (
-            second.scores(a.vector, a.text).crisis < second.foreign_crisis)
-
-    def _vetoed(self, reading: _Reading, a: Analysis, scores: Scores | None) -> bool:
+    def _vetoed(self, reading: _Reading, scores: Scores | None, seconds: Scores | None) -> bool:
         """The direct rule fires in no clause left live by the vetoes, and both models score the message below
         their crisis thresholds."""
         c = self.classifier
-        if c is None or scores is None or a.vector is None or scores.crisis >= c.crisis:
+        if c is None or scores is None or scores.crisis >= c.crisis:
             return False
         if _situational(reading, self._rules.situational) or any(_fires(_DIRECT, clause) for clause in reading.live):
             return False
         second = self.line_classifier
-        return second is None or second.scores(a.vector, a.text).crisis < second.crisis
+        return second is None or seconds is None or seconds.crisis < second.crisis
 
     def concern_text(self, language: str) -> str:
         """The concern line in the visitor's language when the deployment wrote one, else the main one."""
