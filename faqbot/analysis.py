@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .text import fold, normalize
+from .text import abbreviated, fold, normalize
 
 if TYPE_CHECKING:
     from .encoder import Encoder
@@ -99,4 +99,5 @@ class Analyzer:
             return ()
         canonical = " ".join(self.canonical(words)) if self.canonical is not None else ""
         own = text.strip().lower()
-        return (own, canonical) if canonical and canonical != " ".join(words) else (own,)
+        differs = canonical != " ".join(words) or abbreviated(text)
+        return (own, canonical) if canonical and differs else (own,)

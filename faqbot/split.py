@@ -28,9 +28,11 @@ _OPENS = re.compile(_OPENER, re.IGNORECASE)
 # "&" and "+" between words join like "and"; normalising would drop them.
 _SYMBOL = re.compile(r"\s+[&+]\s+|(?<=\w)\s*&\s*(?=\w)")
 _CONJUNCTIONS = frozenset(("and", "n", "plus"))
+_ALSO = frozenset(("also", "then", "even"))  # after a conjunction, adds nothing to what the second conjunct is
 # Past this many words after the conjunction it joins two clauses ("and my wife left me"), not two topics.
 MAX_CONJUNCT = 3
 _DETERMINERS = frozenset("a an the my your his her their our its".split())
+_PREPOSITIONS = frozenset("with for about on of in".split())
 
 
 @dataclass(frozen=True)
@@ -71,24 +73,64 @@ _ASKS = re.compile(_OPENER + r"|(?:please\s+)?(?:explain|tell me|describe|what a
 
 def listed(clause: str) -> list[str]:
     """The items of a list with commas ("explain how it works, the safety side, and the number of sessions"), or
-    nothing: a list opens as a question or a request, and has three items or more, or two when the second opens
-    with "and". Only a reading: the dialog keeps it when the items are answered outright by different entries."""
+    nothing: a list opens as a question, a request or a short topic, and has three items or more, or two when the
+    second opens with "and" or both are short topics ("hrs, age limit"). Only a reading: the dialog keeps it when the items are answered outright by different entries."""
     pieces = [p for p in (q.strip(" .") for q in _LIST.split(clause)) if normalize(p)]
-    if not pieces or not _ASKS.match(pieces[0]):
+    if not pieces:
         return []
-    if len(pieces) >= 3 or len(pieces) == 2 and re.search(r",\s*and\s", clause, re.IGNORECASE):
+    if _ASKS.match(pieces[0]):
+        if len(pieces) >= 3 or len(pieces) == 2 and re.search(r",\s*and\s", clause, re.IGNORECASE):
+            return pieces
+        return []
+    # Or a list of short topics ("hrs, age limit"), the last of three or more maybe a question ("cost, hours, and
+    # whether insurance covers it"); not examples ("like meth, benzos"), nor a story's parts ("im 45, been drinking
+    # since college"), nor a preface ("on methadone, how fast does it work").
+    if _EXAMPLES.match(pieces[0]) or not all(_topic(p) for p in pieces[:-1]):
+        return []
+    if len(pieces) >= 2 and _topic(pieces[-1]) or len(pieces) >= 3 and _ASKS.match(pieces[-1]):
         return pieces
     return []
 
 
+_EXAMPLES = re.compile(r"(?:like|such as|including|e\.?g)\b", re.IGNORECASE)
+
+
+def _topic(piece: str) -> bool:
+    """A short topic named on its own ("hrs", "age limit"): a few words, one of them not a function word, and no
+    person."""
+    words = normalize(piece).split()
+    return (len(words) <= MAX_CONJUNCT and any(w not in STOPWORDS for w in words)
+            and not any(w in _PERSONS for w in words))
+
+
+# A piece that names a person ("i tried suboxone", "my son") is part of a story, not a topic asked about.
+_PERSONS = frozenset("i id me my we us our he him his she her they them their you your".split())  # "id": "i would" as typed
+
+
+# "anxiety and cravings, does it help both": two topics named first, then a question about both ("both", "either",
+# "them"); without such a word the question may be about one ("ptsd + addiction, does it help with the memories").
+_TOPICS_FIRST = re.compile(r"^\s*(?P<x>[^,]+?)\s+(?:and|n|plus)\s+(?P<y>[^,]+?)\s*,\s*(?P<q>.+?)"
+                           r"\s+(?:with\s+|for\s+)?(?:both|either|them|those|these|each)(?:\s+of\s+them)?\s*[?.!]*\s*$",
+                           re.IGNORECASE)
+
+
 def coordination(clause: str) -> Coordination | None:
-    """A clause ending in "X and Y" with a short Y, read as two questions sharing what comes before X."""
-    words = normalize(_SYMBOL.sub(" and ", clause)).split()
+    """A clause ending in "X and Y" with a short Y, read as two questions sharing what comes before X; or naming
+    "X and Y" first and asking about both after a comma."""
+    clause = _SYMBOL.sub(" and ", clause)
+    m = _TOPICS_FIRST.match(clause)
+    if m and _OPENS.match(m["q"]) and all(len(normalize(m[k]).split()) <= MAX_CONJUNCT for k in "xy"):
+        x, y, q = (" ".join(_content(normalize(m[k]).split())) for k in "xyq")
+        if x and y and q:
+            return Coordination(first=f"{q} {x}", seconds=(f"{q} {y}", y), conjuncts=((x,), y))
+    words = normalize(clause).split()
     for i in range(len(words) - 2, 0, -1):
         if words[i] not in _CONJUNCTIONS:
             continue
         right = words[i + 1:]
-        if len(right) > MAX_CONJUNCT or right[0] in _CONJUNCTIONS:
+        if right and right[0] in _ALSO:  # "and also with her depression"
+            right = right[1:]
+        if not right or len(right) > MAX_CONJUNCT or right[0] in _CONJUNCTIONS:
             return None
         left = words[:i]
         # The first conjunct: content words back from the conjunction (at most as many as the second has, plus
@@ -103,7 +145,12 @@ def coordination(clause: str) -> Coordination | None:
                 break
         if not starts:
             return None
-        if right[0] in _DETERMINERS:  # "the price and the address": one determiner, the second conjunct's
+        if right[0] in _PREPOSITIONS and right[0] in left:
+            # "help with the drinking and with her depression": the second conjunct repeats the preposition, so it
+            # takes the first's place after the same preposition.
+            k = len(left) - 1 - left[::-1].index(right[0])
+            starts = [k]
+        elif right[0] in _DETERMINERS:  # "the price and the address": one determiner, the second conjunct's
             starts = [s - 1 if s > 0 and left[s - 1] in _DETERMINERS else s for s in starts]
         # The second conjunct may also be a short question of its own ("book a consult + open weekends").
         seconds = tuple(dict.fromkeys([*(" ".join(left[:s] + right) for s in starts), " ".join(right)]))
@@ -118,4 +165,6 @@ def coordination(clause: str) -> Coordination | None:
 
 
 def _content(words: list[str]) -> list[str]:
-    return words[1:] if words and words[0] in _DETERMINERS else words
+    while words and (words[0] in _DETERMINERS or words[0] in _PREPOSITIONS):
+        words = words[1:]
+    return words

@@ -22,11 +22,23 @@ _CONTRACTIONS: dict[str, str] = {
     "abt": "about", "bc": "because", "cuz": "because", "coz": "because", "tho": "though", "rn": "right now",
     "idk": "i do not know", "wht": "what", "shd": "should",
 }
+# Chat abbreviations of the words visitors ask with ("what r ur hrs", "any appts this wknd", "help w that"): the
+# encoder reads them far from the words they stand for, so a message with one is also encoded spelled out.
+ABBREVIATIONS: dict[str, str] = {
+    "hrs": "hours", "hr": "hour", "mins": "minutes", "appt": "appointment", "appts": "appointments",
+    "addy": "address", "addr": "address", "wk": "week", "wks": "weeks", "wknd": "weekend", "wkend": "weekend",
+    "wknds": "weekends", "wkends": "weekends", "yr": "year", "yrs": "years", "tmrw": "tomorrow", "tmr": "tomorrow",
+    "thru": "through", "sesh": "session", "seshes": "sessions", "ppl": "people", "b4": "before", "bout": "about",
+    "dr": "doctor", "drs": "doctors", "msg": "message", "w": "with", "w/": "with", "w/o": "without",
+    "some1": "someone", "sum1": "someone", "any1": "anyone", "ne1": "anyone", "every1": "everyone",
+}
+_CONTRACTIONS.update(ABBREVIATIONS)
 _SUFFIX_CONTRACTIONS = (("n't", " not"), ("'re", " are"), ("'ve", " have"), ("'ll", " will"),
                         ("'d", " would"), ("'m", " am"), ("'s", ""))
 
 _WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 _SPACE = re.compile(r"\s+")
+_EDGES = ".,;:!?()[]{}\"*~"  # punctuation around a word ("hrs?", "(u)"), stripped before it is spelled out
 
 STOPWORDS: frozenset[str] = frozenset("""
 a an the and or but if of to in on at by for with about as into from up down out over so than too very
@@ -70,8 +82,13 @@ def _expand(word: str) -> str:
 
 def normalize(text: str) -> str:
     """Folded text with contractions expanded and punctuation removed, words joined by one space."""
-    words = [_expand(w) for w in _SPACE.split(fold(text)) if w]
+    words = [_expand(w.strip(_EDGES)) for w in _SPACE.split(fold(text)) if w]
     return " ".join(_WORD.findall(" ".join(words)))
+
+
+def abbreviated(text: str) -> bool:
+    """Whether a message uses a chat abbreviation (``ABBREVIATIONS``) that ``normalize`` spells out."""
+    return any(w.strip(_EDGES) in ABBREVIATIONS for w in _SPACE.split(fold(text)))
 
 
 def words(text: str) -> list[str]:

@@ -216,3 +216,14 @@ def test_a_question_about_it_and_a_listed_topic_are_both_answered(bot: Bot, mess
                                                                  want: tuple[str, ...]) -> None:
     """Nothing else in the message says what "it" is, so the first question leans on the KB's subject."""
     assert bot.conversation().ask(message).parts == want
+
+
+@pytest.mark.parametrize(("message", "want"), [  # written for this test (seventh round): chat abbreviations
+    ("wknd hrs?", ("gap-hours",)),
+    ("how do i make an appt", ("consultation",)),
+    ("is there a dr there during the sesh", ("who-gives-it",)),
+    ("cost? addy?", ("gap-cost", "gap-location")),
+])
+def test_chat_abbreviations_reach_the_entries_they_spell(bot: Bot, message: str, want: tuple[str, ...]) -> None:
+    reply = bot.conversation().ask(message)
+    assert (reply.parts or (reply.entry,)) == want

@@ -262,7 +262,10 @@ def test_a_comma_list_of_topics_after_a_request_answers_each(bot: Bot, message: 
 
 def test_commas_in_a_story_are_not_a_list() -> None:
     assert listed("my kid is nine, he has crooked teeth, and bleeding gums") == []
-    assert listed("whitening, braces") == []  # two items need "and": a comma alone may be a preface
+    assert listed("for my son, braces") == []  # a person: part of a story
+    assert listed("on braces, how long does whitening take") == []  # a preface before its question
+    assert listed("like whitening, braces, bleaching") == []  # examples
+    assert listed("im 40, bleeding gums since my twenties, sore jaw") == []
     assert listed("what about whitening, braces, and parking") == ["what about whitening", "braces", "parking"]
 
 
@@ -284,3 +287,31 @@ def test_a_part_torn_between_two_readings_offers_both(bot: Bot, message: str, wa
     """A vague second question ("my mouth hurts") may be a toothache or gum disease: both are offered beside the
     answer to the clear one, and the visitor picks."""
     assert want <= reached(bot.ask(message))
+
+
+@pytest.mark.parametrize(("message", "want"), [  # written for this test (seventh round)
+    ("fees, parking", ("gap-price", "gap-parking")),
+    ("whitening, braces", ("whitening", "braces")),
+    ("price, parking, and do you treat gingivitis", ("gap-price", "gap-parking", "gums")),
+])
+def test_short_topics_listed_with_commas_answer_each(bot: Bot, message: str, want: tuple[str, ...]) -> None:
+    """Visitors list topics with commas and no question word ("hrs, age limit"): each topic is answered."""
+    assert bot.conversation().ask(message).parts == want
+
+
+@pytest.mark.parametrize(("text", "conjuncts"), [  # written for this test (seventh round)
+    ("can you help with bleeding gums and with crooked teeth", (("bleeding gums", "gums"), "crooked teeth")),
+    ("do you treat gingivitis and also receding gums", (("gingivitis",), "receding gums")),
+])
+def test_a_repeated_preposition_or_also_after_and_still_shares_the_predicate(text: str, conjuncts: object) -> None:
+    co = coordination(text)
+    assert co is not None and co.conjuncts[1] == conjuncts[1]  # type: ignore[index]
+    assert co.conjuncts[0][0] in conjuncts[0]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(("message", "want"), [  # written for this test (seventh round)
+    ("whitening and braces, do you do both", {"whitening", "braces"}),
+    ("gingivitis + a chipped tooth, can you help with either?", {"gums", "emergency"}),
+])
+def test_two_topics_named_before_the_question_about_both_answer_each(bot: Bot, message: str, want: set[str]) -> None:
+    assert set(bot.conversation().ask(message).parts) == want

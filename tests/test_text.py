@@ -1,6 +1,6 @@
 """Normalisation is the first step of every comparison; these pin its behaviour."""
 
-from faqbot.text import apply_synonyms, char_ngrams, normalize, stem
+from faqbot.text import abbreviated, apply_synonyms, char_ngrams, normalize, stem
 
 
 def test_normalize_folds_case_accents_punctuation_and_contractions() -> None:
@@ -29,3 +29,10 @@ def test_synonyms_replace_multiword_variants_first() -> None:
 def test_char_ngrams_mark_word_boundaries() -> None:
     assert char_ngrams("opioid") == ["<op", "opi", "pio", "ioi", "oid", "id>"]
     assert char_ngrams("k") == ["<k>"]
+
+
+def test_chat_abbreviations_are_spelled_out_even_beside_punctuation() -> None:
+    assert normalize("any appts this wknd?") == "any appointments this weekend"
+    assert normalize("can u help w/ that, thx") == "can you help with that thanks"
+    assert normalize("(hrs)") == "hours"
+    assert abbreviated("open 2moro? hrs?") and not abbreviated("what are your hours")
