@@ -23,7 +23,8 @@ SUITES = {"dev": ROOT / "knowledge" / "tests-visitors.yaml", "dev2": ROOT / "kno
           "holdout3": ROOT / "knowledge" / "tests-holdout3.yaml",  # written blind before the third tuning
           "holdout4": ROOT / "knowledge" / "tests-holdout4.yaml",  # written blind before the fourth tuning
           "holdout5": ROOT / "knowledge" / "tests-holdout5.yaml",  # written blind before the fifth tuning
-          "holdout6": ROOT / "knowledge" / "tests-holdout6.yaml"}  # written blind before the sixth
+          "holdout6": ROOT / "knowledge" / "tests-holdout6.yaml",  # written blind before the sixth
+          "holdout7": ROOT / "knowledge" / "tests-holdout7.yaml"}  # written blind before the seventh
 REPEAT_ASKED = ("repeat", "again", "what did you say", "come again")
 
 

@@ -55,17 +55,18 @@ VISITORS = ROOT / "knowledge" / "tests-visitors.yaml"
 # Never fitted on nor used to choose anything; each written before a round of tuning, the later two blind (by
 # someone who saw neither the rules, the KB nor the training data): on 2026-12-02 (second and third rounds) and
 # 2026-12-03 (fourth round).
-HOLDOUTS = {"holdout": DATA / "safety_holdout.yaml", "holdout2": DATA / "safety_holdout2.yaml",
-            "holdout3": DATA / "safety_holdout3.yaml", "holdout4": DATA / "safety_holdout4.yaml",
-            "holdout5": DATA / "safety_holdout5.yaml", "holdout6": DATA / "safety_holdout6.yaml",
-            "holdout7": DATA / "safety_holdout7.yaml", "holdout8": DATA / "safety_holdout8.yaml",
-            "holdout9": DATA / "safety_holdout9.yaml",
-            "holdout10": DATA / "safety_holdout10.yaml",  # one- and two-word messages only
-            "holdout11": DATA / "safety_holdout11.yaml"}  # the same, written later
-# A dev set written blind to the rules on 2026-12-02 and read since (its misses were looked at): not a holdout. A
-# model fitted with it added to the training data did no better on the holdouts (docs/safety.md), so it is reported,
-# not trained on, until a model uses it better.
-DEV = {"dev3": DATA / "safety_dev3.yaml"}
+HOLDOUTS = {"holdout8": DATA / "safety_holdout8.yaml", "holdout9": DATA / "safety_holdout9.yaml",
+            "holdout11": DATA / "safety_holdout11.yaml",  # one- and two-word messages only
+            "holdout12": DATA / "safety_holdout12.yaml"}  # written blind before the seventh round's refit
+# Sets written blind as holdouts, then read as dev in the rounds after theirs (their misses were looked at, bars were
+# chosen on them): since the seventh round the main model trains on them (docs/safety.md), so they are reported with
+# the training data, never as holdouts. dev3 was a dev set from the start; holdout10 holds one- and two-word messages.
+RETIRED = {"holdout": DATA / "safety_holdout.yaml", "holdout2": DATA / "safety_holdout2.yaml",
+           "holdout3": DATA / "safety_holdout3.yaml", "holdout4": DATA / "safety_holdout4.yaml",
+           "holdout5": DATA / "safety_holdout5.yaml", "holdout6": DATA / "safety_holdout6.yaml",
+           "holdout7": DATA / "safety_holdout7.yaml", "holdout10": DATA / "safety_holdout10.yaml",
+           "dev3": DATA / "safety_dev3.yaml"}
+DEV: dict[str, Path] = {}
 EVERYDAY_TRAIN = 3000
 EVERYDAY_EVAL = 2000
 CRISIS_BUDGET = 0.01  # everyday sentences the classifier alone may send a crisis reply (cross-validated)
@@ -133,6 +134,7 @@ def training_items(kb: Any, *, smoke: bool = False, line: bool = False) -> list[
     if not line:
         train += read(TRAIN5) + beside_questions(train)
         train += read(MULTILINGUAL)
+        train += [item for path in RETIRED.values() for item in read(path)]
     return train
 
 
@@ -364,7 +366,7 @@ def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "", line: boo
     # The line model is the fourth model's recipe: no contrast pairs, no round-six data, letters only.
     kind = kind or ("mlp+chars" if line else "mlp+chars+words")
     train = training_items(kb, smoke=smoke, line=line)
-    holdouts = {name: read(path) for name, path in {**HOLDOUTS, **DEV}.items()}
+    holdouts = {name: read(path) for name, path in {**RETIRED, **DEV, **HOLDOUTS}.items()}
     daily = everyday("test", 100 if smoke else EVERYDAY_EVAL)
     if smoke:
         train = random.Random(0).sample(train, 400)
