@@ -50,6 +50,11 @@ TRAIN5 = DATA / "safety_train5.yaml"
 # Round six too: ordinary clinic questions and crises in fourteen languages besides English and Spanish (the English
 # encoder read "wie lange dauert das ganze?" as a plea), by a helper who read no project file.
 MULTILINGUAL = DATA / "safety_multilingual.yaml"
+# Round seven: ordinary talk of time ("who won the football last night", "the big day"), everyday sentences with
+# alarming words, plans and goodbyes, and crises that name a time or a plan in the same registers, by a helper who
+# read no project file, after the seventh model (trained on the retired holdouts' timing crises) read ordinary talk of
+# last night as a crisis. Not read: a refit with it was measured on holdout 13 and not shipped (docs/safety.md).
+TRAIN6 = DATA / "safety_train6.yaml"
 OLD = DATA / "safety_cases.yaml"
 VISITORS = ROOT / "knowledge" / "tests-visitors.yaml"
 # Never fitted on nor used to choose anything; each written before a round of tuning, the later two blind (by
@@ -57,7 +62,8 @@ VISITORS = ROOT / "knowledge" / "tests-visitors.yaml"
 # 2026-12-03 (fourth round).
 HOLDOUTS = {"holdout8": DATA / "safety_holdout8.yaml", "holdout9": DATA / "safety_holdout9.yaml",
             "holdout11": DATA / "safety_holdout11.yaml",  # one- and two-word messages only
-            "holdout12": DATA / "safety_holdout12.yaml"}  # written blind before the seventh round's refit
+            "holdout12": DATA / "safety_holdout12.yaml",  # written blind before the seventh round's refit
+            "holdout13": DATA / "safety_holdout13.yaml"}  # and before its second refit (with TRAIN6)
 # Sets written blind as holdouts, then read as dev in the rounds after theirs (their misses were looked at, bars were
 # chosen on them): since the seventh round the main model trains on them (docs/safety.md), so they are reported with
 # the training data, never as holdouts. dev3 was a dev set from the start; holdout10 holds one- and two-word messages.

@@ -33,6 +33,15 @@ _ALSO = frozenset(("also", "then", "even"))  # after a conjunction, adds nothing
 MAX_CONJUNCT = 3
 _DETERMINERS = frozenset("a an the my your his her their our its".split())
 _PREPOSITIONS = frozenset("with for about on of in".split())
+# A list piece that names a person ("i tried suboxone", "my son") is part of a story, not a topic asked about ("id":
+# "i'd" as typed).
+_PERSONS = frozenset("i id me my we us our he him his she her they them their you your".split())
+_EXAMPLES = re.compile(r"(?:like|such as|including|e\.?g)\b", re.IGNORECASE)  # "like meth, benzos": examples
+# "anxiety and cravings, does it help both": two topics named first, then a question about both ("both", "either",
+# "them"); without such a word the question may be about one ("ptsd + addiction, does it help with the memories").
+_TOPICS_FIRST = re.compile(r"^\s*(?P<x>[^,]+?)\s+(?:and|n|plus)\s+(?P<y>[^,]+?)\s*,\s*(?P<q>.+?)"
+                           r"\s+(?:with\s+|for\s+)?(?:both|either|them|those|these|each)(?:\s+of\s+them)?"
+                           r"\s*[?.!]*\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -74,7 +83,8 @@ _ASKS = re.compile(_OPENER + r"|(?:please\s+)?(?:explain|tell me|describe|what a
 def listed(clause: str) -> list[str]:
     """The items of a list with commas ("explain how it works, the safety side, and the number of sessions"), or
     nothing: a list opens as a question, a request or a short topic, and has three items or more, or two when the
-    second opens with "and" or both are short topics ("hrs, age limit"). Only a reading: the dialog keeps it when the items are answered outright by different entries."""
+    second opens with "and" or both are short topics ("hrs, age limit"). Only a reading: the dialog keeps it when
+    the items are answered outright by different entries."""
     pieces = [p for p in (q.strip(" .") for q in _LIST.split(clause)) if normalize(p)]
     if not pieces:
         return []
@@ -92,26 +102,12 @@ def listed(clause: str) -> list[str]:
     return []
 
 
-_EXAMPLES = re.compile(r"(?:like|such as|including|e\.?g)\b", re.IGNORECASE)
-
-
 def _topic(piece: str) -> bool:
     """A short topic named on its own ("hrs", "age limit"): a few words, one of them not a function word, and no
     person."""
     words = normalize(piece).split()
     return (len(words) <= MAX_CONJUNCT and any(w not in STOPWORDS for w in words)
             and not any(w in _PERSONS for w in words))
-
-
-# A piece that names a person ("i tried suboxone", "my son") is part of a story, not a topic asked about.
-_PERSONS = frozenset("i id me my we us our he him his she her they them their you your".split())  # "id": "i would" as typed
-
-
-# "anxiety and cravings, does it help both": two topics named first, then a question about both ("both", "either",
-# "them"); without such a word the question may be about one ("ptsd + addiction, does it help with the memories").
-_TOPICS_FIRST = re.compile(r"^\s*(?P<x>[^,]+?)\s+(?:and|n|plus)\s+(?P<y>[^,]+?)\s*,\s*(?P<q>.+?)"
-                           r"\s+(?:with\s+|for\s+)?(?:both|either|them|those|these|each)(?:\s+of\s+them)?\s*[?.!]*\s*$",
-                           re.IGNORECASE)
 
 
 def coordination(clause: str) -> Coordination | None:
