@@ -23,12 +23,13 @@ _CONTRACTIONS: dict[str, str] = {
     "idk": "i do not know", "wht": "what", "shd": "should",
 }
 # Chat abbreviations of the words visitors ask with ("what r ur hrs", "any appts this wknd", "help w that"): the
-# encoder reads them far from the words they stand for, so a message with one is also encoded spelled out.
+# encoder reads them far from the words they stand for, so a message with one is also encoded spelled out. Not words
+# or slang that mean something else here: "addy" (Adderall), "bout" (a bout of flu), "min" (minimum).
 ABBREVIATIONS: dict[str, str] = {
     "hrs": "hours", "hr": "hour", "mins": "minutes", "appt": "appointment", "appts": "appointments",
-    "addy": "address", "addr": "address", "wk": "week", "wks": "weeks", "wknd": "weekend", "wkend": "weekend",
+    "addr": "address", "wk": "week", "wks": "weeks", "wknd": "weekend", "wkend": "weekend",
     "wknds": "weekends", "wkends": "weekends", "yr": "year", "yrs": "years", "tmrw": "tomorrow", "tmr": "tomorrow",
-    "thru": "through", "sesh": "session", "seshes": "sessions", "ppl": "people", "b4": "before", "bout": "about",
+    "thru": "through", "sesh": "session", "seshes": "sessions", "ppl": "people", "b4": "before",
     "dr": "doctor", "drs": "doctors", "msg": "message", "w": "with", "w/": "with", "w/o": "without",
     "some1": "someone", "sum1": "someone", "any1": "anyone", "ne1": "anyone", "every1": "everyone",
 }
