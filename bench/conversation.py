@@ -24,7 +24,8 @@ SUITES = {"dev": ROOT / "knowledge" / "tests-visitors.yaml", "dev2": ROOT / "kno
           "holdout4": ROOT / "knowledge" / "tests-holdout4.yaml",  # written blind before the fourth tuning
           "holdout5": ROOT / "knowledge" / "tests-holdout5.yaml",  # written blind before the fifth tuning
           "holdout6": ROOT / "knowledge" / "tests-holdout6.yaml",  # written blind before the sixth
-          "holdout7": ROOT / "knowledge" / "tests-holdout7.yaml"}  # written blind before the seventh
+          "holdout7": ROOT / "knowledge" / "tests-holdout7.yaml",  # written blind before the seventh
+          "holdout8": ROOT / "knowledge" / "tests-holdout8.yaml"}  # and during it, heavy in near topics
 REPEAT_ASKED = ("repeat", "again", "what did you say", "come again")
 
 

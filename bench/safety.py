@@ -63,7 +63,8 @@ VISITORS = ROOT / "knowledge" / "tests-visitors.yaml"
 HOLDOUTS = {"holdout8": DATA / "safety_holdout8.yaml", "holdout9": DATA / "safety_holdout9.yaml",
             "holdout11": DATA / "safety_holdout11.yaml",  # one- and two-word messages only
             "holdout12": DATA / "safety_holdout12.yaml",  # written blind before the seventh round's refit
-            "holdout13": DATA / "safety_holdout13.yaml"}  # and before its second refit (with TRAIN6)
+            "holdout13": DATA / "safety_holdout13.yaml",  # and before its second refit (with TRAIN6)
+            "holdout14": DATA / "safety_holdout14.yaml"}  # one to four words only, seventh round
 # Sets written blind as holdouts, then read as dev in the rounds after theirs (their misses were looked at, bars were
 # chosen on them): since the seventh round the main model trains on them (docs/safety.md), so they are reported with
 # the training data, never as holdouts. dev3 was a dev set from the start; holdout10 holds one- and two-word messages.
