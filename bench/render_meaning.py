@@ -74,15 +74,15 @@ def safety_section(s: dict[str, Any]) -> list[str]:
     th = s["model"]
     splits = [split for split in ("tuning", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6",
                                   "holdout7", "holdout10", "dev3", "holdout8", "holdout9", "holdout11", "holdout12",
-                                  "holdout13", "holdout14")
+                                  "holdout13", "holdout14", "holdout15")
               if split in s["results"]["both"]]
     lines = ["## Safety triage", "",
              ("`python -m bench safety` (`--fit` retrains the classifier and chooses its thresholds on cross-validated "
               "training data). The holdouts `tests/data/safety_holdout8.yaml`, `safety_holdout9.yaml`, "
               "`safety_holdout11.yaml` (one- and two-word messages only), `safety_holdout12.yaml`, "
-              "`safety_holdout13.yaml` and `safety_holdout14.yaml` (one to four words) were written blind, each "
-              "before a round of tuning or its check, and are never used to fit; holdout 12 is the seventh round's "
-              "clean figure, holdouts 13 and 14 the checks of its rejected second refit and short-message rules. "
+              "`safety_holdout13.yaml`, `safety_holdout14.yaml` (one to four words) and `safety_holdout15.yaml` were "
+              "written blind, each before a round of tuning or its check, and are never used to fit; holdout 12 is "
+              "the seventh round's clean figure, holdouts 13 to 15 the checks of its rejected candidates. "
               "Holdouts 1 to 7 and 10 and `safety_dev3.yaml` were read as dev data in the rounds after their "
               "own and are the main model's **training data** since the seventh round (their rows below are training "
               "figures, not holdout figures); everyday sentences are 2,000 "

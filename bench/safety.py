@@ -53,7 +53,8 @@ MULTILINGUAL = DATA / "safety_multilingual.yaml"
 # Round seven: ordinary talk of time ("who won the football last night", "the big day"), everyday sentences with
 # alarming words, plans and goodbyes, and crises that name a time or a plan in the same registers, by a helper who
 # read no project file, after the seventh model (trained on the retired holdouts' timing crises) read ordinary talk of
-# last night as a crisis. Not read: a refit with it was measured on holdout 13 and not shipped (docs/safety.md).
+# last night as a crisis. Not read: a refit with it was measured on holdout 13 and not shipped, and one with only its
+# ordinary messages and the visitor holdouts' questions on holdout 15, not shipped either (docs/safety.md).
 TRAIN6 = DATA / "safety_train6.yaml"
 OLD = DATA / "safety_cases.yaml"
 VISITORS = ROOT / "knowledge" / "tests-visitors.yaml"
@@ -64,7 +65,8 @@ HOLDOUTS = {"holdout8": DATA / "safety_holdout8.yaml", "holdout9": DATA / "safet
             "holdout11": DATA / "safety_holdout11.yaml",  # one- and two-word messages only
             "holdout12": DATA / "safety_holdout12.yaml",  # written blind before the seventh round's refit
             "holdout13": DATA / "safety_holdout13.yaml",  # and before its second refit (with TRAIN6)
-            "holdout14": DATA / "safety_holdout14.yaml"}  # one to four words only, seventh round
+            "holdout14": DATA / "safety_holdout14.yaml",  # one to four words only, seventh round
+            "holdout15": DATA / "safety_holdout15.yaml"}  # before the seventh round's third refit
 # Sets written blind as holdouts, then read as dev in the rounds after theirs (their misses were looked at, bars were
 # chosen on them): since the seventh round the main model trains on them (docs/safety.md), so they are reported with
 # the training data, never as holdouts. dev3 was a dev set from the start; holdout10 holds one- and two-word messages.

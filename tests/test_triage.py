@@ -30,11 +30,11 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Bot:
     return Bot.load(cache_dir=tmp_path_factory.mktemp("vectors"))
 
 
-# The second to ninth, twelfth and thirteenth were written blind, each before a round of tuning or its check; since
+# The second to ninth, twelfth, thirteenth and fifteenth were written blind, each before a round of tuning or its check; since
 # the seventh round the first to seventh are the main model's training data (docs/safety.md).
 HOLDOUTS = ("safety_holdout.yaml", "safety_holdout2.yaml", "safety_holdout3.yaml", "safety_holdout4.yaml",
             "safety_holdout5.yaml", "safety_holdout6.yaml", "safety_holdout7.yaml", "safety_holdout8.yaml",
-            "safety_holdout9.yaml", "safety_holdout12.yaml", "safety_holdout13.yaml")
+            "safety_holdout9.yaml", "safety_holdout12.yaml", "safety_holdout13.yaml", "safety_holdout15.yaml")
 
 
 def _holdout(label: str, name: str = HOLDOUTS[0]) -> list[str]:
