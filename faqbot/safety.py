@@ -365,6 +365,8 @@ def compile_rules(lexicon: Lexicon) -> Rules:
                    r"|\b(?:picked|chose|chosen|set|decided on) (?:a|the|my) (?:date|day|time|night)\b"
                    r"(?=.*\b(?:die|end|do it|goodbye|myself|it all|gone)\b)"
                    r"|\b(?:doing it|going to do it|do it) (?:tonight|tomorrow night|this weekend|at (?:midnight|\d+))\b"
+                   # "i'll be dead before your office opens", "ill be gone by sunday"
+                   r"|\b(?:i will|ill|i am going to|going to) be (?:dead|gone) (?:before|by)\b"
                    r"|\b(?:will not|not going to) (?:be (?:here|around|alive)|make it|wake up|see)"
                    r" (?:tomorrow|much longer|by morning|the morning|next week|the weekend|another day|christmas"
                    r"|my birthday)\b"

@@ -201,6 +201,9 @@ def test_answer_suite_agrees_with_safety() -> None:
 # Imminent signs without a crisis keyword (means kept ready, a time chosen, farewells). These sentences are written
 # for this test, not taken from the training data the rules were checked on.
 IMMINENT_SIGNS = [
+    # a time given as one's death (seventh round; written for this test, not taken from a safety set)
+    "i'll be dead by sunrise, nothing anyone can do",
+    "ill be gone before the office even opens, thanks anyway",
     "ive been stockpiling my sleeping pills since january",
     "counted out all my meds on the table, its enough",
     "theres enough oxy pills in my drawer to finish this",
