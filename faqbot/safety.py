@@ -222,14 +222,19 @@ def _read(text: str) -> _Reading:
     return _Reading(norm, tuple(live))
 
 
+def _in_past(clause: str, *, now: bool) -> bool:
+    """``clause`` tells of something past ("in 2015", "years ago") and nothing says it is happening ``now``."""
+    return bool(_PAST.search(clause)) and not now
+
+
 def _alive(clause: str, norm: str) -> bool:
     """No veto clears ``clause``: it does not talk of danger in the past, in a hypothetical or as a general question
     (unless the message says it is happening now)."""
-    now = _NOW.search(clause) or _NOW.search(norm)
-    if _PAST.search(clause) and not now:
+    now = bool(_NOW.search(clause) or _NOW.search(norm))
+    if _in_past(clause, now=now):
         return False
     asks = _QUESTION.search(clause) and not _CONCRETE.search(clause)
-    return bool(now) or not (_HYPOTHETICAL.search(clause) or asks)
+    return now or not (_HYPOTHETICAL.search(clause) or asks)
 
 
 def _situational(reading: _Reading, rules: tuple[tuple[str, re.Pattern[str]], ...]) -> str:
@@ -239,11 +244,6 @@ def _situational(reading: _Reading, rules: tuple[tuple[str, re.Pattern[str]], ..
         if label:
             return label
     return ""
-
-
-def _crisis(reading: _Reading, situational: tuple[tuple[str, re.Pattern[str]], ...]) -> str:
-    """The crisis rule that fires. Direct intent is never vetoed; a situational rule only in its live clauses."""
-    return _fires(_DIRECT, reading.norm) or _situational(reading, situational)
 
 
 # --- referral ------------------------------------------------------------------------------------------
@@ -475,7 +475,7 @@ class RiskPolicy:
             return False
         # A clause told in the past ("i attempted suicide in 2015") is history on its own: the veto holds here too.
         fresh = [p for p, prepared in zip(parts, map(_prepare, parts))
-                 if not (_PAST.search(prepared) and not _NOW.search(prepared))]
+                 if not _in_past(prepared, now=bool(_NOW.search(prepared)))]
         read = [p for p in self._clauses(fresh) if p.vector is not None]
         if not read:
             return False
@@ -486,7 +486,9 @@ class RiskPolicy:
         if a.empty and not a.text.strip():
             return Verdict(Risk.NONE)
         reading = _read(a.text)
-        label = _crisis(reading, self._rules.situational)
+        # The crisis rule that fires: direct intent is never vetoed, a situational rule only in its live clauses.
+        situational = _situational(reading, self._rules.situational)
+        label = _fires(_DIRECT, reading.norm) or situational
         c = self.classifier
         scores = c.scores(a.vector, a.text) if c is not None and a.vector is not None else None
         # The second opinion, read once: it can rule a crisis out, keep a rule's crisis, or add the line.
@@ -495,7 +497,7 @@ class RiskPolicy:
         # A direct statement only in clauses a veto clears ("i attempted suicide in 2015, stable for years now", "whats
         # the lethal dose of ketamine in general") is history or a general question when both models agree it is no
         # crisis: it gets the answer with the crisis line. Without the models, or with either unsure, the rule stands.
-        told = label if label and self._vetoed(reading, scores, seconds) else ""
+        told = label if label and not situational and self._vetoed(reading, scores, seconds) else ""
         if label and not told:
             return Verdict(Risk.CRISIS, label)
         # The lexicon's phrases are for languages the English rules cannot read; English has the rules' vetoes.
@@ -541,11 +543,11 @@ class RiskPolicy:
 
     def _vetoed(self, reading: _Reading, scores: Scores | None, seconds: Scores | None) -> bool:
         """The direct rule fires in no clause left live by the vetoes, and both models score the message below
-        their crisis thresholds."""
+        their crisis thresholds (a situational rule that fires is checked by the caller)."""
         c = self.classifier
         if c is None or scores is None or scores.crisis >= c.crisis:
             return False
-        if _situational(reading, self._rules.situational) or any(_fires(_DIRECT, clause) for clause in reading.live):
+        if any(_fires(_DIRECT, clause) for clause in reading.live):
             return False
         second = self.line_classifier
         return second is None or seconds is None or seconds.crisis < second.crisis

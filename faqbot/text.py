@@ -83,13 +83,18 @@ def _expand(word: str) -> str:
 
 def normalize(text: str) -> str:
     """Folded text with contractions expanded and punctuation removed, words joined by one space."""
-    words = [_expand(w.strip(_EDGES)) for w in _SPACE.split(fold(text)) if w]
+    words = [_expand(w) for w in _tokens(text)]
     return " ".join(_WORD.findall(" ".join(words)))
+
+
+def _tokens(text: str) -> list[str]:
+    """The folded words of ``text`` as typed, punctuation around each stripped: what ``normalize`` spells out."""
+    return [w.strip(_EDGES) for w in _SPACE.split(fold(text)) if w]
 
 
 def abbreviated(text: str) -> bool:
     """Whether a message uses a chat abbreviation (``ABBREVIATIONS``) that ``normalize`` spells out."""
-    return any(w.strip(_EDGES) in ABBREVIATIONS for w in _SPACE.split(fold(text)))
+    return any(w in ABBREVIATIONS for w in _tokens(text))
 
 
 def words(text: str) -> list[str]:

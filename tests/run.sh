@@ -56,8 +56,8 @@ PY="${PYTHON:-python3}"
 .venv/bin/python -m pip install -q -e '.[test,bench]'
 
 # The default KB: lint, its answer suite, then the visitor dev splits and the eight holdouts (the second and third
-# written blind on 2026-12-02, the fourth to eighth on 2026-12-03; each read as dev in the rounds after its own), each with a floor a little under what was last
-# measured (docs/benchmarks.md), then every test.
+# written blind on 2026-12-02, the fourth to eighth on 2026-12-03; each read as dev in the rounds after its own), each
+# with a floor a little under what was last measured (docs/benchmarks.md), then every test.
 .venv/bin/faqbot lint --strict
 .venv/bin/faqbot test --min-accuracy 0.93
 .venv/bin/faqbot test knowledge/tests-visitors.yaml --min-accuracy 0.82
