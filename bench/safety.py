@@ -61,20 +61,17 @@ OLD = DATA / "safety_cases.yaml"
 VISITORS = ROOT / "knowledge" / "tests-visitors.yaml"
 # Never fitted on nor used to choose anything; each written blind (by someone who read no project file) before the
 # round of tuning or the check it measures.
-HOLDOUTS = {"holdout8": DATA / "safety_holdout8.yaml", "holdout9": DATA / "safety_holdout9.yaml",
-            "holdout11": DATA / "safety_holdout11.yaml",  # one- and two-word messages only
-            "holdout12": DATA / "safety_holdout12.yaml",  # written blind before the seventh round's refit
-            "holdout13": DATA / "safety_holdout13.yaml",  # and before its second refit (with TRAIN6)
-            "holdout14": DATA / "safety_holdout14.yaml",  # one to four words only, seventh round
-            "holdout15": DATA / "safety_holdout15.yaml"}  # before the seventh round's third refit
+HOLDOUTS = {"holdout16": DATA / "safety_holdout16.yaml"}  # before the eighth round's refit was scored
 # Sets written blind as holdouts, then read as dev in the rounds after theirs (their misses were looked at, bars were
 # chosen on them): since the seventh round the main model trains on them (docs/safety.md), so they are reported with
-# the training data, never as holdouts. dev3 was a dev set from the start; holdout10 holds one- and two-word messages.
+# the training data, never as holdouts. dev3 was a dev set from the start; holdouts 10 and 11 hold one- and two-word
+# messages, 14 one to four words. Holdouts 8-15 joined in the eighth round.
 RETIRED = {"holdout": DATA / "safety_holdout.yaml", "holdout2": DATA / "safety_holdout2.yaml",
            "holdout3": DATA / "safety_holdout3.yaml", "holdout4": DATA / "safety_holdout4.yaml",
            "holdout5": DATA / "safety_holdout5.yaml", "holdout6": DATA / "safety_holdout6.yaml",
            "holdout7": DATA / "safety_holdout7.yaml", "holdout10": DATA / "safety_holdout10.yaml",
-           "dev3": DATA / "safety_dev3.yaml"}
+           "dev3": DATA / "safety_dev3.yaml",
+           **{f"holdout{n}": DATA / f"safety_holdout{n}.yaml" for n in (8, 9, 11, 12, 13, 14, 15)}}
 EVERYDAY_TRAIN = 3000
 EVERYDAY_EVAL = 2000
 CRISIS_BUDGET = 0.01  # everyday sentences the classifier alone may send a crisis reply (cross-validated)
