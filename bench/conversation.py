@@ -25,7 +25,9 @@ SUITES = {"dev": ROOT / "knowledge" / "tests-visitors.yaml", "dev2": ROOT / "kno
           "holdout5": ROOT / "knowledge" / "tests-holdout5.yaml",  # written blind before the fifth tuning
           "holdout6": ROOT / "knowledge" / "tests-holdout6.yaml",  # written blind before the sixth
           "holdout7": ROOT / "knowledge" / "tests-holdout7.yaml",  # written blind before the seventh
-          "holdout8": ROOT / "knowledge" / "tests-holdout8.yaml"}  # and during it, heavy in near topics
+          "holdout8": ROOT / "knowledge" / "tests-holdout8.yaml",  # and during it, heavy in near topics
+          "holdout9": ROOT / "knowledge" / "tests-holdout9.yaml",  # eighth round: the check of its first candidate
+          "holdout10": ROOT / "knowledge" / "tests-holdout10.yaml"}  # and of its revision
 REPEAT_ASKED = ("repeat", "again", "what did you say", "come again")
 
 

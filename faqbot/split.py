@@ -19,10 +19,10 @@ MAX_CLAUSES = 6  # clauses of one message read on their own: a bound on the work
 _OPENER = (r"(?:how|hows|what|whats|when|where|wheres|who|whos|why|which|is|are|am|do|does|did|can|could|will"
            r"|would|should|any|its|it is|if|whether|r u|r you)\b")
 # Question boundaries: sentence ends, semicolons, or a conjunction ("and", "n", "also", "plus", "btw", "but",
-# "as well as") followed by a new question. Not a bare comma: "for someone on methadone, how fast does it work" is
+# "as well as", "then": "first ... then ...") followed by a new question. Not a bare comma: "for someone on methadone, how fast does it work" is
 # one question with a preface (see ``_comma_questions`` for commas between questions).
-_SPLIT = re.compile(r"(?<=[?!.])\s+|\?+\s*|\s*;\s*|\s*(?:,\s*|\s+-+\s*)?\b(?:and also|oh and|and|n|also|plus|btw|but"
-                    r"|as well as)\s+(?=" + _OPENER + ")", re.IGNORECASE)
+_SPLIT = re.compile(r"(?<=[?!.])\s+|\?+\s*|\s*;\s*|\s*(?:,\s*|\s+-+\s*)?\b(?:and also|oh and|and then|and|n|also|plus|btw|but"
+                    r"|as well as|then)\s+(?=" + _OPENER + ")", re.IGNORECASE)
 _COMMA = re.compile(r",\s*(?=" + _OPENER + ")", re.IGNORECASE)
 _OPENS = re.compile(_OPENER, re.IGNORECASE)
 # "&" and "+" between words join like "and"; normalising would drop them.

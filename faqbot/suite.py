@@ -78,6 +78,9 @@ def matches(reply: Reply, expect: str, previous: Reply | None = None) -> bool:
         return reply.type is ReplyType.CONCERN
     if reply.type is ReplyType.CONCERN and not reply.parts:
         return reply.entry == expect  # the answer was given, with the crisis line before it
+    if reply.type is ReplyType.REFERRAL and reply.parts:
+        # The medical question went to a clinician and the message's other questions were answered after it.
+        return sorted(expect.split("+")) == sorted(["referral", *reply.parts])
     return got == expect
 
 

@@ -9,6 +9,7 @@ from faqbot import Bot
 from faqbot.models import ReplyType, Settings, Thresholds
 from faqbot.safety import RiskPolicy
 from faqbot.split import clauses, coordination, listed
+from faqbot.suite import matches
 
 ENTRIES = [
     {"id": "about", "question": "What is Brightsmile dental care?", "answer": "A family dental practice.",
@@ -95,6 +96,11 @@ def test_question_words_after_and_start_a_new_clause() -> None:
     ("i like it but is it expensive", ["i like it", "is it expensive"]),
     ("do you fix gums as well as how long does it take", ["do you fix gums", "how long does it take"]),
     ("r u open late and r u near the station", ["r u open late", "r u near the station"]),
+    # "first ... then ...": a question after "then" is a question of its own (eighth round).
+    ("first tell me if whitening is safe then how much it costs", ["first tell me if whitening is safe",
+                                                                   "how much it costs"]),
+    ("is the cleaning quick and then do i need to come back", ["is the cleaning quick", "do i need to come back"]),
+    ("whats a crown, then where do i park", ["whats a crown", "where do i park"]),
 ])
 def test_conjunctions_and_semicolons_before_a_question_start_a_new_clause(text: str, want: list[str]) -> None:
     assert clauses(text) == want
@@ -115,6 +121,8 @@ def test_or_and_pronouns_after_and_do_not_split() -> None:
     # "or" joins alternatives of one question far more often than two questions.
     assert clauses("does whitening hurt or is it fine") == ["does whitening hurt or is it fine"]
     assert clauses("my wife and you spoke last week") == ["my wife and you spoke last week"]
+    # "then" before a statement tells a sequence, not a new question.
+    assert clauses("i had a filling then my tooth hurt for a week") == ["i had a filling then my tooth hurt for a week"]
 
 
 def test_a_listed_topic_after_and_is_a_question_of_its_own(bot: Bot) -> None:
@@ -218,6 +226,9 @@ def test_a_medical_question_is_referred_and_the_other_question_still_answered(bo
     assert answered in reply.parts
     answer = next(e["answer"] for e in ENTRIES if e["id"] == answered)
     assert answer in reply.text
+    # An answer suite reads the reply as the referral and the answered part, in either order.
+    assert matches(reply, f"referral+{answered}") and matches(reply, f"{answered}+referral")
+    assert not matches(reply, "referral") and not matches(reply, answered)
 
 
 def test_a_medical_question_alone_gets_the_referral_only(bot: Bot) -> None:

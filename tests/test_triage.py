@@ -30,11 +30,13 @@ def bot(tmp_path_factory: pytest.TempPathFactory) -> Bot:
     return Bot.load(cache_dir=tmp_path_factory.mktemp("vectors"))
 
 
-# The second to ninth, twelfth, thirteenth and fifteenth were written blind, each before a round of tuning or its check; since
-# the seventh round the first to seventh are the main model's training data (docs/safety.md).
+# The second to ninth, twelfth, thirteenth, fifteenth and sixteenth were written blind, each before a round of tuning or
+# its check; the main model trains on the first to seventh since the seventh round and on the eighth to fifteenth since
+# the eighth (docs/safety.md), so only the sixteenth is a holdout for it.
 HOLDOUTS = ("safety_holdout.yaml", "safety_holdout2.yaml", "safety_holdout3.yaml", "safety_holdout4.yaml",
             "safety_holdout5.yaml", "safety_holdout6.yaml", "safety_holdout7.yaml", "safety_holdout8.yaml",
-            "safety_holdout9.yaml", "safety_holdout12.yaml", "safety_holdout13.yaml", "safety_holdout15.yaml")
+            "safety_holdout9.yaml", "safety_holdout12.yaml", "safety_holdout13.yaml", "safety_holdout15.yaml",
+            "safety_holdout16.yaml")
 
 
 def _holdout(label: str, name: str = HOLDOUTS[0]) -> list[str]:
@@ -63,7 +65,8 @@ def test_holdout_crisis_messages_get_the_resources(bot: Bot, name: str) -> None:
 
 @pytest.mark.parametrize("suite", ["tests-holdout.yaml", "tests-holdout2.yaml", "tests-holdout3.yaml",
                                    "tests-holdout4.yaml", "tests-holdout5.yaml", "tests-holdout6.yaml",
-                                   "tests-holdout7.yaml", "tests-holdout8.yaml"])
+                                   "tests-holdout7.yaml", "tests-holdout8.yaml", "tests-holdout9.yaml",
+                                   "tests-holdout10.yaml"])
 def test_ordinary_visitor_questions_rarely_get_a_crisis_reply(bot: Bot, suite: str) -> None:
     """The visitor holdouts (the dev split is training data for the classifier since its second fit)."""
     doc = yaml.safe_load((ROOT / "knowledge" / suite).read_text(encoding="utf-8"))
