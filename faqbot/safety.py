@@ -248,13 +248,19 @@ def _situational(reading: _Reading, rules: tuple[tuple[str, re.Pattern[str]], ..
 
 # --- referral ------------------------------------------------------------------------------------------
 _MIX = (r"(?:mix|mixing|mixed|combine|combining|interact|interacts|interaction|interactions|mess with|messes with"
-        r"|react with|reacts with|clash with|affect my)")
+        r"|react with|reacts with|clash with|clashes with|conflict|conflicts|conflict with|affect my"
+        r"|(?:dangerous|unsafe|risky) (?:to (?:mix|take|combine) )?with|interfere|interferes|interfere with"
+        r"|how risky)")
 _BOOZE = r"(?:drink(?! (?:coffee|water|tea|juice|soda|milk|fluids))|smoke|get (?:drunk|high))"
-_ASK = (r"(?:can i|could i|should i|may i|am i allowed to|is it (?:ok|okay|safe|fine|alright|bad|dangerous"
-        r"|risky)(?: for me)? to|will it be (?:ok|okay|safe) to|how (?:long|soon) (?:before|after|until) (?:i )?can i)")
+# Who a personal question is about: the visitor, or someone close ("can my husband take it with his lithium").
+_WHO = r"(?:i|he|she|they|(?:my|our) (?:\w+ ){0,2}?(?:husband|wife|partner|boyfriend|girlfriend|son|daughter|mom|mother|dad|father|brother|sister|friend|kid|child|parent|grandma|grandpa|grandmother|grandfather|aunt|uncle|cousin|fiance|fiancee))"
+_WHOM = r"(?:me|him|her|them|someone like me|(?:my|our) (?:\w+ ){0,2}?\w+)"
+_ASK = (rf"(?:(?:can|could|should|may) {_WHO}|am i allowed to|is it (?:ok|okay|safe|fine|alright|bad|dangerous"
+        rf"|risky)(?: for {_WHOM})? to|will it be (?:ok|okay|safe) (?:for {_WHOM} )?to"
+        rf"|how (?:long|soon) (?:before|after|until) (?:{_WHO} )?can {_WHO})")
 _STOP = (r"(?:(?:stop|stopping|quit|quitting|come off|coming off|get off|getting off|go off|taper|tapering|wean"
          r"|weaning|reduce|reducing|lower|lowering|cut down on|skip|skipping|keep taking|continue|continue taking"
-         r"|stay on)(?: taking| using)? (?:the |all my |my )?"
+         r"|stay on|hold|holding|pause|pausing)(?: taking| using)? (?:the |all (?:my|his|her|their) |(?:my|his|her|their) )?"
          r"|(?:switch|switching|change|changing|replace|replacing|swap)(?: \w+){0,3} (?:from |off )?my )")
 
 
@@ -278,6 +284,7 @@ class Lexicon:
     prescriptions: tuple[str, ...] = ()
     conditions: tuple[str, ...] = ()
     crisis_phrases: tuple[str, ...] = ()
+    referral_phrases: tuple[str, ...] = ()  # personal medical wording in languages the English rules cannot read
 
 
 @dataclass(frozen=True)
@@ -286,6 +293,7 @@ class Rules:
     signs: tuple[tuple[str, re.Pattern[str]], ...]
     referral: tuple[tuple[str, re.Pattern[str]], ...]
     phrases: re.Pattern[str] | None = None
+    referral_phrases: re.Pattern[str] | None = None
 
 
 @lru_cache(maxsize=16)
@@ -401,16 +409,33 @@ def compile_rules(lexicon: Lexicon) -> Rules:
     )
     _REFERRAL = _rules(
         ("pregnancy", r"\b(?:pregnant|pregnancy|breastfeeding|breast feeding|lactating|trying to conceive"
+                      r"|trying for a baby|my period is late|missed (?:my )?period|miscarriage|ivf"
                       r"|(?:i am|while|if i am|when) nursing)\b"),
         ("stop-medication", rf"\b{_STOP}{_RX}\b|\bswitch(?:ing)? (?:\w+ ){{0,3}}from (?:my )?{_RX}\b"),
+        # A prescription named first, then "should i stop it" ("my doctor has me on suboxone, should i stop it").
+        ("stop-medication", rf"\b{_DRUG}\b(?: \w+){{0,12}} (?:should|can|could|do|does|must|would|will) {_WHO}"
+                            r" (?:have to |need to |just )?(?:stop|quit|come off|get off|go off|taper|skip|pause|hold"
+                            r"|keep taking|keep going|continue|stay on)(?: taking| using)?"
+                            r" (?:it|them|that|those|the next one|my next one|(?:the|my) next (?:shot|dose|injection))?\b"),
+        # Detox before starting is a clinician's call ("do i need a detox or can i just stop").
+        ("stop-medication", rf"\b(?:do|should|will|would|does) {_WHO} (?:need|have) (?:a |to )?(?:medical )?(?:detox|taper)\b"),
+        # Quitting something all at once is a clinician's question ("is it dangerous to quit drinking cold turkey").
+        ("stop-medication", rf"\b(?:{_ASK}|is it (?:ok|okay|safe|dangerous|bad|risky) to|what happens if {_WHO})"
+                            r" (?:\w+ ){0,2}(?:quit|quitting|stop|stopping|come off|get off|go off)\b(?: \w+){0,3}"
+                            r" cold turkey\b|\bcold turkey\b(?: \w+){0,8} (?:is that|is it|would that be|will that be"
+                            r"|ok|okay|safe|dangerous)\b"),
         ("dose", r"\bhow much(?: \w+){0,3} (?:should|do|can|would|could|will|must) i (?:take|use|do|get|need|have"
                  r"|start)\b|\bhow many (?:mg|milligrams?|ml|mcg|micrograms?|units|pills|doses|tablets|sprays|bumps)\b"
                  r"|\b(?:dose|dosage|dosing|mg|milligrams?|microdose|microdosing)(?: \w+){0,8} (?:i|me|my)\b"
                  r"|\b(?:i|me|my)(?: \w+){0,8} (?:dose|dosage|dosing|microdose|microdosing)\b"
                  r"|\b(?:max|maximum|minimum|typical|usual|normal|starting|standard|right|correct|safe|what)"
                  r" (?:dose|dosage)\b"
-                 rf"|\b{_ASK} (?:\w+ ){{0,2}}(?:take|use|do|have|get) (?:more|extra|less|another|a second|a bigger"
-                 r"|a smaller|a higher|a lower)\b"),
+                 rf"|\b{_ASK} (?:\w+ ){{0,2}}(?:take|use|do|have|get) (?:an? )?(?:more|extra|less|another|a second"
+                 r"|bigger|smaller|higher|lower|stronger|additional)\b"
+                 r"|\b(?:bump|bumps) (?:me|him|her|them|it) up\b|\b(?:up|increase|raise|lower|double) (?:my|his|her|the)"
+                 r" dose\b"
+                 # A question of four words or fewer about the dose ("ketamine dose?", "whats the dosage").
+                 r"|^(?:\w+ ){0,3}(?:dose|doses|dosage|dosing|mg)(?: \w+){0,3}$"),
         ("interaction", rf"\b{_MIX}(?: \w+){{0,8}} {_DRUG}\b|\b{_DRUG}(?: \w+){{0,8}} {_MIX}\b"),
         ("interaction", rf"(?=(?:\w+ ){{0,12}}{_DRUG}\b)\b{_ASK} (?:\w+ ){{0,3}}(?:{_BOOZE}|have|take|use|do|be on"
                         rf"|keep taking|get|still take)\b(?: \w+){{0,6}} (?:with|after|before|while|during|on|and)\b"),
@@ -420,14 +445,28 @@ def compile_rules(lexicon: Lexicon) -> Rules:
                         rf"|\b(?:if|when|while|since) i am (?:on|taking) (?:\w+ )?{_DRUG}\b"),
         ("eligibility", r"\b(?:am|would|do|could) i (?:be )?(?:a |an )?(?:good |right |suitable |ideal )?(?:candidate"
                         r"|eligible|fit|qualified|qualify)\b"
-                        r"|\b(?:safe|ok|okay|dangerous|risky) for (?:me|someone like me)\b"
+                        r"|\b(?:safe|ok|okay|dangerous|risky|bad|worse) for (?:me|someone like me)\b"
                         r"|\bcan i qualify\b"),
         ("eligibility", rf"\b(?:i|i have|i have got|i got|i suffer from|i was diagnosed with|i am diagnosed with"
                         rf"|i have been diagnosed with|i have had|i had)\b(?: \w+){{0,3}} {_CONDITION}\b"
                         rf"|\bmy {_CONDITION}\b"),
+        # Someone close on a prescription or with a condition, and a question about them ("my mom takes warfarin,
+        # can she do this").
+        # A question whether someone close can have the treatment, with a medicine or condition of theirs named
+        # anywhere in the message ("can my son do this if he has diabetes", "is it safe for her, she had a stroke").
+        ("eligibility", rf"(?=.*\b(?:{_RX}|{_CONDITION})\b)(?:\b(?:can|could|should|may|would they let) {_WHO}"
+                        r" (?:\w+ ){0,2}(?:do|take|get|have|start|use|try|go on|be treated)\b"
+                        rf"|\b(?:safe|ok|okay|dangerous|risky|bad) for {_WHOM}\b)"),
+        ("eligibility", rf"\b(?:he|she|they|(?:my|our) (?:\w+ ){{0,2}}\w+) (?:is on|is taking|takes|has been on"
+                        rf"|has|had|was diagnosed with|suffers from)(?: \w+){{0,3}} (?:{_RX}|{_CONDITION})\b"
+                        r"(?: \w+){0,8} (?:(?:can|could|should) (?:he|she|they|we)|is it|is that|is this|ok|okay|safe"
+                        r"|problem)\b"),
     )
     phrases = re.compile(r"\b" + _alternation(lexicon.crisis_phrases)) if lexicon.crisis_phrases else None
-    return Rules(situational=_SITUATIONAL, signs=_SIGNS, referral=_REFERRAL, phrases=phrases)
+    referral_phrases = (re.compile(r"\b" + _alternation(lexicon.referral_phrases))
+                        if lexicon.referral_phrases else None)
+    return Rules(situational=_SITUATIONAL, signs=_SIGNS, referral=_REFERRAL, phrases=phrases,
+                 referral_phrases=referral_phrases)
 
 class RiskPolicy:
     """A deployment's triage: its lexicon and texts, the shared rules, and optionally a classifier on vectors.
@@ -534,6 +573,9 @@ class RiskPolicy:
         for reason, pattern in self._rules.referral:
             if pattern.search(reading.norm):
                 return Verdict(Risk.REFERRAL, reason, line=worry)
+        if (self._rules.referral_phrases is not None and a.language != "en"
+                and self._rules.referral_phrases.search(_folded_words(a.folded))):
+            return Verdict(Risk.REFERRAL, "phrase", line=worry)
         # A personal medical question the rules do not word ("my cardiologist says my heart is weak, ok for me?").
         if scores is not None and c is not None and not short and scores.referral >= c.referral:
             return Verdict(Risk.REFERRAL, "classifier", line=worry)

@@ -70,8 +70,7 @@ def test_visitor_wordings_land_on_their_entry(bot: Bot, question: str, entry: st
 
 
 @pytest.mark.parametrize("question", [
-    pytest.param("who won the football last night", marks=pytest.mark.xfail(
-        strict=True, reason="the seventh risk model reads it as a crisis (docs/safety.md, seventh round)")),
+    "who won the football last night",  # the seventh risk model read it as a crisis; the eighth does not
     "recipe for banana bread", "my laptop will not turn on"])
 def test_unrelated_questions_are_declined(bot: Bot, question: str) -> None:
     assert bot.ask(question).type is ReplyType.FALLBACK

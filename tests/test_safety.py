@@ -270,3 +270,34 @@ def test_imminent_sign_without_a_keyword_is_crisis(text: str) -> None:
 @pytest.mark.parametrize("text", IMMINENT_LOOKALIKES)
 def test_imminent_lookalike_is_not_crisis(text: str) -> None:
     assert assess(text).risk is not Risk.CRISIS, assess(text)
+
+
+# Written for the eighth round's referral rules (not taken from any safety set): someone close, a medicine named
+# first and called "it" later, quitting at once, more of a dose, a late period, conflicts, and Spanish wording.
+@pytest.mark.parametrize("text", [
+    "can my father do the infusions if he has parkinsons",
+    "my girlfriend takes lithium, is it safe for her",
+    "could my husband have the treatment, he had heart surgery in may",
+    "my aunt is on eliquis, can she start next month",
+    "ive been on subutex 2 years, do i have to come off it first",
+    "im on naltrexone, should i pause it before the infusion",
+    "thinking of stopping the benzos cold turkey before my first session, is that safe",
+    "would i need a detox before starting",
+    "can i get a stronger dose next time",
+    "my period is late, can i still come in tomorrow",
+    "i take adderall for adhd, will it interfere",
+    "tomo clonazepam, puedo dejarlo antes de la primera sesion?",
+])
+def test_personal_medical_questions_of_other_shapes_are_referred(text: str) -> None:
+    assert assess(text).risk is Risk.REFERRAL
+
+
+@pytest.mark.parametrize("text", [
+    "my dad has parkinsons, how do i get him to call you",
+    "my wife is on methadone, can you send me something to read",
+    "i quit drinking cold turkey two years ago, now how do i book",
+    "does ketamine work better than suboxone",
+    "is the dose lower than what people take at parties",
+])
+def test_ordinary_questions_naming_medicines_or_conditions_are_not_referred(text: str) -> None:
+    assert assess(text).risk is not Risk.REFERRAL

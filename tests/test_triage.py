@@ -287,14 +287,14 @@ def test_without_the_models_a_statement_told_as_history_stays_a_crisis() -> None
     assert lexical.ask("i tried to end my life when i was 17, that was a long time ago").type is ReplyType.CRISIS
 
 
-KNOWN_TIME_ALARM = pytest.mark.xfail(strict=True, reason="known false alarm of the sixth and seventh models "
+KNOWN_TIME_ALARM = pytest.mark.xfail(strict=True, reason="known false alarm of the sixth to eighth models "
                                      "(docs/safety.md): the meaning view reads ordinary talk of tonight or last "
                                      "night as a crisis")
 
 
 @pytest.mark.parametrize("message", [  # written for this test, before the time-word negatives were added
     pytest.param("what did you do last night", marks=KNOWN_TIME_ALARM),  # a false alarm again since the sixth model
-    pytest.param("who won the football last night", marks=KNOWN_TIME_ALARM),  # a false alarm of the seventh model
+    "who won the football last night",  # a false alarm of the seventh model, fixed by the eighth
     "tonight we are going to see my cousin's band play",  # fixed by the fifth model's contrast pairs
     # fixed by the sixth model, a false alarm again since the seventh
     pytest.param("tomorrow is the day my daughter graduates", marks=KNOWN_TIME_ALARM),
