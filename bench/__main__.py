@@ -13,6 +13,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--systems", help="comma-separated subset of faqbot,chatterbot,wratio,tfidf,bm25")
     p.add_argument("--line", action="store_true",
                    help="safety --fit: fit the line-only second opinion (without the contrast pairs) instead")
+    p.add_argument("--referral", action="store_true",
+                   help="safety --fit: fit the referral opinion (the main recipe with more medical questions) instead")
     p.add_argument("--fit", action="store_true", help="quality/fusion: fit faqbot's confidence on val and print it")
     p.add_argument("--model", choices=("mlp+chars+words", "mlp+chars", "mlp", "linear", "linear+chars"), default="",
                    help="safety --fit: the risk classifier's meaning view (one hidden layer, or linear), with or "
@@ -34,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.benchmark == "safety":
         from . import safety
 
-        safety.main(smoke=args.smoke, do_fit=args.fit, kind=args.model, line=args.line)
+        safety.main(smoke=args.smoke, do_fit=args.fit, kind=args.model, line=args.line, referral=args.referral)
     elif args.benchmark == "conversation":
         from . import conversation
 

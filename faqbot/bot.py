@@ -11,7 +11,7 @@ from typing import Any
 from . import knowledge
 from .analysis import Analysis
 from .callback import DEFAULT_REGION
-from .classifier import DEFAULT_MODEL, LINE_MODEL, RiskClassifier
+from .classifier import DEFAULT_MODEL, LINE_MODEL, REFERRAL_MODEL, RiskClassifier
 from .dialog import Conversation, ConversationState
 from .encoder import Encoder
 from .engine import Engine, EngineOptions
@@ -111,12 +111,14 @@ class Bot:
 
 def default_policy(kb: KnowledgeBase, encoder: Encoder | None, *,
                    clauses: Callable[[Sequence[str]], Sequence[Analysis]] | None = None) -> RiskPolicy:
-    """The KB's lexicon and texts with the shipped classifier and its line-only second opinion, when they fit the
-    encoder; ``clauses`` lets the policy read a worried message clause by clause."""
-    classifier = line = None
+    """The KB's lexicon and texts with the shipped classifier, its line-only second opinion and its referral
+    opinion, when they fit the encoder; ``clauses`` lets the policy read a worried message clause by clause."""
+    classifier = line = referral = None
     if encoder is not None and DEFAULT_MODEL.is_file():
         classifier = RiskClassifier.load(DEFAULT_MODEL, encoder_id=encoder.id)
         if LINE_MODEL.is_file():
             line = RiskClassifier.load(LINE_MODEL, encoder_id=encoder.id)
+        if REFERRAL_MODEL.is_file():
+            referral = RiskClassifier.load(REFERRAL_MODEL, encoder_id=encoder.id)
     return RiskPolicy(lexicon=kb.risk, texts=kb.settings.safety, classifier=classifier, clauses=clauses,
-                      line_classifier=line)
+                      line_classifier=line, referral_classifier=referral)

@@ -30,6 +30,9 @@ DEFAULT_MODEL = Path(__file__).parent / "data" / "risk-model.json"
 # A second opinion that only adds the crisis line (``RiskPolicy(line_classifier=...)``): the fourth model, which
 # keeps lines where the main one, fitted with contrast pairs, lets a few go (docs/safety.md).
 LINE_MODEL = Path(__file__).parent / "data" / "risk-model-line.json"
+# The referral opinion: the main recipe fitted with more personal medical questions; only its referral score is read
+# (a personal medical question the rules do not word), so it never changes a crisis, a concern or the line.
+REFERRAL_MODEL = Path(__file__).parent / "data" / "risk-model-referral.json"
 CLASSES = ("none", "concern", "crisis", "referral")
 
 

@@ -479,11 +479,13 @@ class RiskPolicy:
     def __init__(self, *, lexicon: Lexicon | None = None, texts: Safety | None = None,
                  classifier: RiskClassifier | None = None,
                  clauses: Callable[[Sequence[str]], Sequence[Analysis]] | None = None,
-                 line_classifier: RiskClassifier | None = None) -> None:
+                 line_classifier: RiskClassifier | None = None,
+                 referral_classifier: RiskClassifier | None = None) -> None:
         """``clauses`` analyses the clauses of a message (the turn's analyzer, whose vectors the matcher then
         reuses); without it a worried message is judged whole. ``line_classifier`` is a second opinion that can
         only add the crisis line, never a crisis reply: a model that errs elsewhere keeps the line where the main
-        one lets it go."""
+        one lets it go. ``referral_classifier``, when given, decides the referral by meaning in the main one's place
+        (its other scores are not read)."""
         from .models import Safety
 
         self.lexicon = lexicon or Lexicon()
@@ -491,6 +493,7 @@ class RiskPolicy:
         self.classifier = classifier
         self._clauses = clauses
         self.line_classifier = line_classifier
+        self.referral_classifier = referral_classifier
         self._rules = compile_rules(self.lexicon)
 
     @property
@@ -577,7 +580,9 @@ class RiskPolicy:
                 and self._rules.referral_phrases.search(_folded_words(a.folded))):
             return Verdict(Risk.REFERRAL, "phrase", line=worry)
         # A personal medical question the rules do not word ("my cardiologist says my heart is weak, ok for me?").
-        if scores is not None and c is not None and not short and scores.referral >= c.referral:
+        rc = self.referral_classifier or c
+        if rc is not None and scores is not None and a.vector is not None and not short and (
+                rc.scores(a.vector, a.text) if rc is not c else scores).referral >= rc.referral:
             return Verdict(Risk.REFERRAL, "classifier", line=worry)
         if worry:
             return Verdict(Risk.CONCERN, sign or (told and "vetoed") or "classifier")

@@ -379,3 +379,19 @@ def test_being_gone_by_a_time_for_an_errand_keeps_its_answer(bot: Bot) -> None:
     alone reads some errands as a crisis: "ill be gone by noon, can someone call me in the morning" scores 0.87.)"""
     reply = bot.ask("i'll be gone by 5 so call me before then")
     assert reply.type is not ReplyType.CRISIS and _has_line(reply.text)
+
+
+def test_the_referral_opinion_ships_and_decides_the_referral_by_meaning(bot: Bot) -> None:
+    """The referral opinion (faqbot/data/risk-model-referral.json, eighth round) replaces only the main model's
+    referral score: with its bar at zero every message of three words or more that no crisis or rule claims is a
+    referral, while crises stay crises."""
+    opinion = bot.policy.referral_classifier
+    assert opinion is not None and opinion is not bot.policy.classifier
+    opinion.referral, bar = 0.0, opinion.referral
+    try:
+        analyze = bot.engine.analyzer.analyze
+        assert bot.policy.assess(analyze("what time do you open on saturdays")).risk.value == "referral"
+        assert bot.policy.assess(analyze("i have the pills ready for tonight")).risk.value == "crisis"
+    finally:
+        opinion.referral = bar
+    assert bot.policy.assess(bot.engine.analyzer.analyze("what time do you open on saturdays")).risk.value != "referral"
