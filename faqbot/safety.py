@@ -568,6 +568,10 @@ class RiskPolicy:
             # questions high: below its crisis threshold a foreign message gets the crisis line in its language,
             # never a crisis reply that withholds the answer (the KB's crisis phrases still make a crisis).
             if foreign and scores.crisis >= c.foreign_crisis:
+                # A personal medical question in the KB's words for that language is a referral, the line kept.
+                if (self._rules.referral_phrases is not None
+                        and self._rules.referral_phrases.search(_folded_words(a.folded))):
+                    return Verdict(Risk.REFERRAL, "phrase", line=True)
                 return Verdict(Risk.CONCERN, "classifier")
         opinions = [(c, scores)] if c is not None and scores is not None else []
         if second is not None and seconds is not None:

@@ -395,3 +395,18 @@ def test_the_referral_opinion_ships_and_decides_the_referral_by_meaning(bot: Bot
     finally:
         opinion.referral = bar
     assert bot.policy.assess(bot.engine.analyzer.analyze("what time do you open on saturdays")).risk.value != "referral"
+
+
+@pytest.mark.parametrize("message", [  # written for this test (eighth round), not taken from any set
+    "tomo litio, tengo que suspenderlo antes de la sesion?",
+    "mi papa tiene diabetes, es seguro para el?",
+    "estoy amamantando, puedo hacer las infusiones",
+])
+def test_a_spanish_medical_question_is_referred(bot: Bot, message: str) -> None:
+    """The KB's referral phrases for other languages: a referral (with the line when the classifier worried)."""
+    assert bot.ask(message).type is ReplyType.REFERRAL
+
+
+@pytest.mark.parametrize("message", ["cuanto cuesta el tratamiento?", "donde estan ubicados"])
+def test_an_ordinary_spanish_question_is_not_referred(bot: Bot, message: str) -> None:
+    assert bot.ask(message).type is not ReplyType.REFERRAL
