@@ -74,18 +74,20 @@ def safety_section(s: dict[str, Any]) -> list[str]:
     th = s["model"]
     splits = [split for split in ("tuning", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6",
                                   "holdout7", "holdout10", "dev3", "holdout8", "holdout9", "holdout11", "holdout12",
-                                  "holdout13", "holdout14", "holdout15")
+                                  "holdout13", "holdout14", "holdout15", "holdout16", "holdout17", "referral3",
+                                  "referral4", "referral_es")
               if split in s["results"]["both"]]
     lines = ["## Safety triage", "",
              ("`python -m bench safety` (`--fit` retrains the classifier and chooses its thresholds on cross-validated "
               "training data). The holdouts `tests/data/safety_holdout8.yaml`, `safety_holdout9.yaml`, "
               "`safety_holdout11.yaml` (one- and two-word messages only), `safety_holdout12.yaml`, "
               "`safety_holdout13.yaml`, `safety_holdout14.yaml` (one to four words) and `safety_holdout15.yaml` were "
-              "written blind, each before a round of tuning or its check, and are never used to fit; holdout 12 is "
-              "the seventh round's clean figure, holdouts 13 to 15 the checks of its rejected candidates. "
-              "Holdouts 1 to 7 and 10 and `safety_dev3.yaml` were read as dev data in the rounds after their "
-              "own and are the main model's **training data** since the seventh round (their rows below are training "
-              "figures, not holdout figures); everyday sentences are 2,000 "
+              "written blind, each before a round of tuning or its check. Holdouts 1 to 15 and `safety_dev3.yaml` "
+              "are the main model's **training data** since the eighth round (holdouts 1 to 7, 10 and dev 3 since "
+              "the seventh); their rows below are training figures, not holdout figures. Holdout 16 is the eighth "
+              "model's check, holdout 17 the check of its rejected refit; `referral_holdout3.yaml`, "
+              "`referral_holdout4.yaml` and `referral_holdout_es.yaml` hold personal medical questions and ordinary "
+              "ones naming medicines, written blind; everyday sentences are 2,000 "
               f"CLINC150 *test* utterances. Thresholds: crisis {th['crisis']}, crisis line "
               f"{th['concern_from_crisis']}, concern {th['concern']}, referral {th.get('referral', '-')}. "
               "See [safety.md](safety.md)."), "",

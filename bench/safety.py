@@ -66,7 +66,8 @@ VISITORS = ROOT / "knowledge" / "tests-visitors.yaml"
 HOLDOUTS = {"holdout16": DATA / "safety_holdout16.yaml",  # the eighth model's check
             "holdout17": DATA / "safety_holdout17.yaml",  # the check of its rejected refit (R9, docs/safety.md)
             "referral3": DATA / "referral_holdout3.yaml",  # medical questions: the same refit's referral check
-            "referral4": DATA / "referral_holdout4.yaml"}  # and the referral opinion's
+            "referral4": DATA / "referral_holdout4.yaml",  # and the referral opinion's
+            "referral_es": DATA / "referral_holdout_es.yaml"}  # Spanish medical questions: the Spanish change's
 # The referral opinion (``--fit --referral``, faqbot/data/risk-model-referral.json) is the main recipe fitted with these
 # too: holdout 16 and the first two referral holdouts, read as dev or checks in the eighth round.
 REFERRAL_TRAINING = {"holdout16": DATA / "safety_holdout16.yaml", "referral": DATA / "referral_holdout.yaml",
