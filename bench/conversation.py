@@ -27,7 +27,8 @@ SUITES = {"dev": ROOT / "knowledge" / "tests-visitors.yaml", "dev2": ROOT / "kno
           "holdout7": ROOT / "knowledge" / "tests-holdout7.yaml",  # written blind before the seventh
           "holdout8": ROOT / "knowledge" / "tests-holdout8.yaml",  # and during it, heavy in near topics
           "holdout9": ROOT / "knowledge" / "tests-holdout9.yaml",  # eighth round: the check of its first candidate
-          "holdout10": ROOT / "knowledge" / "tests-holdout10.yaml"}  # and of its revision
+          "holdout10": ROOT / "knowledge" / "tests-holdout10.yaml",  # and of its revision
+          "holdout11": ROOT / "knowledge" / "tests-holdout11.yaml"}  # and of the what-it-can-do phrasings
 REPEAT_ASKED = ("repeat", "again", "what did you say", "come again")
 
 

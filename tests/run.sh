@@ -55,8 +55,8 @@ PY="${PYTHON:-python3}"
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test,bench]'
 
-# The default KB: lint, its answer suite, then the visitor dev splits and the ten holdouts (the second and third
-# written blind on 2026-12-02, the fourth to tenth on 2026-12-03; each read as dev in the rounds after its own), each
+# The default KB: lint, its answer suite, then the visitor dev splits and the eleven holdouts (the second and third
+# written blind on 2026-12-02, the fourth to eleventh on 2026-12-03; each read as dev in the rounds after its own), each
 # with a floor a little under what was last measured (docs/benchmarks.md), then every test.
 .venv/bin/faqbot lint --strict
 .venv/bin/faqbot test --min-accuracy 0.93
@@ -72,4 +72,5 @@ PY="${PYTHON:-python3}"
 .venv/bin/faqbot test knowledge/tests-holdout8.yaml --min-accuracy 0.67
 .venv/bin/faqbot test knowledge/tests-holdout9.yaml --min-accuracy 0.73
 .venv/bin/faqbot test knowledge/tests-holdout10.yaml --min-accuracy 0.72
+.venv/bin/faqbot test knowledge/tests-holdout11.yaml --min-accuracy 0.70
 exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"

@@ -66,7 +66,7 @@ def test_holdout_crisis_messages_get_the_resources(bot: Bot, name: str) -> None:
 @pytest.mark.parametrize("suite", ["tests-holdout.yaml", "tests-holdout2.yaml", "tests-holdout3.yaml",
                                    "tests-holdout4.yaml", "tests-holdout5.yaml", "tests-holdout6.yaml",
                                    "tests-holdout7.yaml", "tests-holdout8.yaml", "tests-holdout9.yaml",
-                                   "tests-holdout10.yaml"])
+                                   "tests-holdout10.yaml", "tests-holdout11.yaml"])
 def test_ordinary_visitor_questions_rarely_get_a_crisis_reply(bot: Bot, suite: str) -> None:
     """The visitor holdouts (the dev split is training data for the classifier since its second fit)."""
     doc = yaml.safe_load((ROOT / "knowledge" / suite).read_text(encoding="utf-8"))
