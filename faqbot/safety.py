@@ -142,6 +142,24 @@ _THEY = rf"(?:he|she|they|my (?:\w+ )?(?:{_KIN}|grandma|grandpa|niece|nephew))"
 _SELVES = r"(?:himself|herself|themselves|themself)"
 
 
+@dataclass(frozen=True)
+class _Before:
+    """A question followed, somewhere from its start on, by a word of ``then``: one pass over the message each,
+    where a lookahead at every position would read a long message once per word (quadratic)."""
+
+    question: re.Pattern[str]
+    then: re.Pattern[str]
+
+    def search(self, text: str) -> re.Match[str] | None:
+        first = self.question.search(text)
+        if first is None:
+            return None
+        last = None
+        for last in self.then.finditer(text):
+            pass
+        return first if last is not None and last.start() >= first.start() else None
+
+
 def _rules(*pairs: tuple[str, str]) -> tuple[tuple[str, re.Pattern[str]], ...]:
     """Compile (label, pattern) pairs once, at import."""
     return tuple((label, re.compile(rx)) for label, rx in pairs)
@@ -291,7 +309,7 @@ class Lexicon:
 class Rules:
     situational: tuple[tuple[str, re.Pattern[str]], ...]
     signs: tuple[tuple[str, re.Pattern[str]], ...]
-    referral: tuple[tuple[str, re.Pattern[str]], ...]
+    referral: tuple[tuple[str, re.Pattern[str] | _Before], ...]
     phrases: re.Pattern[str] | None = None
     referral_phrases: re.Pattern[str] | None = None
 
@@ -452,20 +470,21 @@ def compile_rules(lexicon: Lexicon) -> Rules:
                         rf"|\bmy {_CONDITION}\b"),
         # Someone close on a prescription or with a condition, and a question about them ("my mom takes warfarin,
         # can she do this").
-        # A question whether someone close can have the treatment, with a medicine or condition of theirs named
-        # anywhere in the message ("can my son do this if he has diabetes", "is it safe for her, she had a stroke").
-        ("eligibility", rf"(?=.*\b(?:{_RX}|{_CONDITION})\b)(?:\b(?:can|could|should|may|would they let) {_WHO}"
-                        r" (?:\w+ ){0,2}(?:do|take|get|have|start|use|try|go on|be treated)\b"
-                        rf"|\b(?:safe|ok|okay|dangerous|risky|bad) for {_WHOM}\b)"),
         ("eligibility", rf"\b(?:he|she|they|(?:my|our) (?:\w+ ){{0,2}}\w+) (?:is on|is taking|takes|has been on"
                         rf"|has|had|was diagnosed with|suffers from)(?: \w+){{0,3}} (?:{_RX}|{_CONDITION})\b"
                         r"(?: \w+){0,8} (?:(?:can|could|should) (?:he|she|they|we)|is it|is that|is this|ok|okay|safe"
                         r"|problem)\b"),
     )
+    # A question whether someone can have the treatment, with a medicine or condition named from there on ("can my son
+    # do this if he has diabetes", "is it safe for her, she had a stroke").
+    close = _Before(re.compile(rf"\b(?:can|could|should|may|would they let) {_WHO} (?:\w+ ){{0,2}}(?:do|take|get|have"
+                               rf"|start|use|try|go on|be treated)\b|\b(?:safe|ok|okay|dangerous|risky|bad) for {_WHOM}\b"),
+                    re.compile(rf"\b(?:{_RX}|{_CONDITION})\b"))
+    referral: tuple[tuple[str, re.Pattern[str] | _Before], ...] = (*_REFERRAL, ("eligibility", close))
     phrases = re.compile(r"\b" + _alternation(lexicon.crisis_phrases)) if lexicon.crisis_phrases else None
     referral_phrases = (re.compile(r"\b" + _alternation(lexicon.referral_phrases))
                         if lexicon.referral_phrases else None)
-    return Rules(situational=_SITUATIONAL, signs=_SIGNS, referral=_REFERRAL, phrases=phrases,
+    return Rules(situational=_SITUATIONAL, signs=_SIGNS, referral=referral, phrases=phrases,
                  referral_phrases=referral_phrases)
 
 class RiskPolicy:

@@ -107,7 +107,8 @@ def test_ordinary_two_word_messages_are_not_a_crisis(bot: Bot, message: str) -> 
 def test_holdout_short_messages(bot: Bot, name: str, floor: float, ordinary_max: float) -> None:
     """One- and two-word messages written blind (sixth round), and one to four words (seventh). Measured: holdout
     10, 31 of 63 crisis messages given the crisis reply (17 before SHORT_BAR) and 2 of 131 ordinary ones; holdout 11,
-    24 of 54 and 0 of 88 (26 of 54 with the seventh model); holdout 14, 87 of 110 and 4 of 119. Floors a little
+    24 of 54 and 0 of 88 (26 of 54 with the seventh model); holdout 14, 87 of 110 and 4 of 119. The eighth model
+    trains on holdouts 10, 11 and 14 (43 of 54 and 109 of 110 there are training figures). Floors a little
     under; many short crises still get neither the reply nor the line (docs/safety.md)."""
     doc = yaml.safe_load((DATA / name).read_text(encoding="utf-8"))
     crisis = [bot.ask(item["text"]).type for item in doc["crisis"]]
