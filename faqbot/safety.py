@@ -562,8 +562,7 @@ class RiskPolicy:
         if label and not told:
             return Verdict(Risk.CRISIS, label)
         # The lexicon's phrases are for languages the English rules cannot read; English has the rules' vetoes.
-        if (self._rules.phrases is not None and a.language != "en"
-                and self._rules.phrases.search(_folded_words(a.folded))):
+        if _says(self._rules.phrases, a):
             return Verdict(Risk.CRISIS, "phrase")
         # Only a language we can place (Spanish, or a non-Latin script) lowers the bar: ASCII text without English
         # function words ("thanks so much") is mostly English the guess could not place.
@@ -588,8 +587,7 @@ class RiskPolicy:
             # never a crisis reply that withholds the answer (the KB's crisis phrases still make a crisis).
             if foreign and scores.crisis >= c.foreign_crisis:
                 # A personal medical question in the KB's words for that language is a referral, the line kept.
-                if (self._rules.referral_phrases is not None
-                        and self._rules.referral_phrases.search(_folded_words(a.folded))):
+                if _says(self._rules.referral_phrases, a):
                     return Verdict(Risk.REFERRAL, "phrase", line=True)
                 return Verdict(Risk.CONCERN, "classifier")
         opinions = [(c, scores)] if c is not None and scores is not None else []
@@ -599,12 +597,11 @@ class RiskPolicy:
         for reason, pattern in self._rules.referral:
             if pattern.search(reading.norm):
                 return Verdict(Risk.REFERRAL, reason, line=worry)
-        if (self._rules.referral_phrases is not None and a.language != "en"
-                and self._rules.referral_phrases.search(_folded_words(a.folded))):
+        if _says(self._rules.referral_phrases, a):
             return Verdict(Risk.REFERRAL, "phrase", line=worry)
         # A personal medical question the rules do not word ("my cardiologist says my heart is weak, ok for me?").
         rc = self.referral_classifier or c
-        if rc is not None and scores is not None and a.vector is not None and not short and (
+        if rc is not None and scores is not None and not short and (
                 rc.scores(a.vector, a.text) if rc is not c else scores).referral >= rc.referral:
             return Verdict(Risk.REFERRAL, "classifier", line=worry)
         if worry:
@@ -641,6 +638,11 @@ def _worries(c: RiskClassifier, scores: Scores, *, short: bool, foreign: bool) -
         return scores.crisis >= c.crisis
     return (scores.concern >= c.concern or scores.crisis >= c.concern_from_crisis
             or foreign and scores.crisis >= c.foreign_crisis)
+
+
+def _says(phrases: re.Pattern[str] | None, a: Analysis) -> bool:
+    """One of the KB's phrases for languages the English rules cannot read, in a message that is not English."""
+    return phrases is not None and a.language != "en" and bool(phrases.search(_folded_words(a.folded)))
 
 
 def _folded_words(folded: str) -> str:
